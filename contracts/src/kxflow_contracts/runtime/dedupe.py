@@ -1,0 +1,42 @@
+"""A store of seen keys with a time window, for collapsing duplicate deliveries.
+
+Kartra retries webhooks and sends no event id, so the Kartra gateway collapses by a content hash
+within a window; Xero's dedupe keys and pollers' per-resource keys use the same store with an
+unlimited window. MongoDB-backed so it survives restarts and is shared by replicas.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+
+class SeenKeys:
+    def __init__(self, collection: AsyncCollection, window: timedelta | None = None) -> None:
+        self._col = collection
+        self._window = window
+
+    async def first_time(self, key: str, now: datetime | None = None) -> bool:
+        """True if ``key`` was not seen within the window (and records it as seen now)."""
+        now = now or datetime.now(UTC)
+        try:
+            await self._col.insert_one({"_id": key, "seen_at": now})
+            return True
+        except DuplicateKeyError:
+            if self._window is None:
+                return False
+        # Seen before: it counts as new only if the last sighting is older than the window.
+        res = await self._col.update_one(
+            {"_id": key, "seen_at": {"$lt": now - self._window}}, {"$set": {"seen_at": now}}
+        )
+        return res.modified_count == 1
+
+    async def forget(self, key: str) -> None:
+        """Undo a sighting (the work it guarded failed before it was durable)."""
+        await self._col.delete_one({"_id": key})
+
+    async def purge(self, older_than: timedelta) -> int:
+        res = await self._col.delete_many({"seen_at": {"$lt": datetime.now(UTC) - older_than}})
+        return res.deleted_count

@@ -1,0 +1,134 @@
+"""The gateways' action ledger (DESIGN.md §3): a command id is executed upstream at most once.
+
+``claim`` decides, for a consumed command, whether to execute it or to republish what is known:
+
+* first sight → a ``pending`` record is inserted (unique ``_id`` = command id) → execute;
+* a final result is known → republish it, never call Kartra/Xero again;
+* a *retryable* failure is known → execute again only for a later ``attempt`` (the router's
+  autoreplay), otherwise republish it (a plain redelivery);
+* ``pending`` and its lease still running → another consumer is executing it right now (only
+  possible around a rebalance): the caller raises a transient error and the command comes back;
+* ``pending`` with an expired lease → the executor died mid-call: take it over and execute. For
+  Xero the Idempotency-Key makes that safe; for Kartra the gateway checks state first.
+
+Only single-document atomic operations are used (FerretDB has no transactions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from kxflow_contracts.commands import ActionCommand
+from kxflow_contracts.results import ActionResult, ResultStatus
+
+
+class Decision(StrEnum):
+    execute = "execute"
+    replay = "replay"
+    busy = "busy"
+
+
+@dataclass(frozen=True)
+class Claim:
+    decision: Decision
+    result: ActionResult | None = None
+    previous_attempts: int = 0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _is_final(result: ActionResult) -> bool:
+    return not (result.status is ResultStatus.failed and result.error is not None and result.error.retryable)
+
+
+class ActionLedger:
+    def __init__(self, collection: AsyncCollection, lease: timedelta = timedelta(minutes=2)) -> None:
+        self._col = collection
+        self._lease = lease
+
+    async def claim(self, cmd: ActionCommand, owner: str = "") -> Claim:
+        now = _now()
+        doc = {
+            "_id": cmd.command_id,
+            "state": "pending",
+            "attempt": cmd.attempt,
+            "action": cmd.action,
+            "tenant": cmd.tenant,
+            "run_id": cmd.run_id,
+            "owner": owner,
+            "lease_until": now + self._lease,
+            "created_at": now,
+            "updated_at": now,
+            "executions": 1,
+        }
+        try:
+            await self._col.insert_one(doc)
+            return Claim(Decision.execute)
+        except DuplicateKeyError:
+            pass
+        existing = await self._col.find_one({"_id": cmd.command_id})
+        if existing is None:  # removed by cleanup in between: treat as new
+            return await self.claim(cmd, owner)
+        if existing["state"] == "done":
+            result = ActionResult.model_validate(existing["result"])
+            if _is_final(result) or cmd.attempt <= existing.get("attempt", 1):
+                return Claim(Decision.replay, result)
+            return await self._take_over(cmd, owner, {"state": "done", "attempt": existing["attempt"]})
+        lease_until = existing.get("lease_until")
+        if lease_until is not None and lease_until.tzinfo is None:
+            lease_until = lease_until.replace(tzinfo=UTC)
+        if lease_until is not None and lease_until > now:
+            return Claim(Decision.busy)
+        return await self._take_over(cmd, owner, {"state": "pending", "lease_until": existing["lease_until"]})
+
+    async def _take_over(self, cmd: ActionCommand, owner: str, expect: dict[str, Any]) -> Claim:
+        now = _now()
+        updated = await self._col.find_one_and_update(
+            {"_id": cmd.command_id, **expect},
+            {
+                "$set": {
+                    "state": "pending",
+                    "attempt": max(cmd.attempt, int(expect.get("attempt", 0))),
+                    "owner": owner,
+                    "lease_until": now + self._lease,
+                    "updated_at": now,
+                },
+                "$inc": {"executions": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if updated is None:  # somebody else changed it first
+            return Claim(Decision.busy)
+        return Claim(Decision.execute, previous_attempts=updated.get("executions", 1) - 1)
+
+    async def complete(self, cmd: ActionCommand, result: ActionResult) -> None:
+        await self._col.update_one(
+            {"_id": cmd.command_id},
+            {
+                "$set": {
+                    "state": "done",
+                    "attempt": cmd.attempt,
+                    "status": result.status.value,
+                    "result": result.model_dump(mode="json"),
+                    "updated_at": _now(),
+                    "lease_until": None,
+                }
+            },
+        )
+
+    async def get(self, command_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": command_id})
+
+    async def purge(self, older_than: timedelta) -> int:
+        """Periodic cleanup in place of a TTL index (FerretDB has none)."""
+        res = await self._col.delete_many({"state": "done", "updated_at": {"$lt": _now() - older_than}})
+        return res.deleted_count

@@ -1,0 +1,57 @@
+"""Settings every service has; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kxflow_contracts.topics import DEFAULT_PREFIX, Topics
+
+
+def parse_token_map(value: object) -> dict[str, str]:
+    """``"tokenA:tenant1,tokenB:tenant2"`` (or a JSON object / dict) → {token: tenant}."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if not value:
+        return {}
+    out: dict[str, str] = {}
+    for item in str(value).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        token, sep, tenant = item.rpartition(":")
+        if not sep or not token or not tenant:
+            raise ValueError(f"API token entry must be token:tenant, got {item[:4]}…")
+        out[token] = tenant
+    return out
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "kxflow"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    topic_prefix: str = DEFAULT_PREFIX
+    topic_partitions: int = 12
+    ensure_topics: bool = True
+    mongodb_url: str = "mongodb://127.0.0.1:27027/?directConnection=true"
+    mongodb_database: str = ""
+    api_tokens: dict[str, str] = Field(default_factory=dict, description="token:tenant,token:tenant")
+    secret_keys: str = Field(
+        default="",
+        description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation)",
+    )
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: object) -> dict[str, str]:
+        return parse_token_map(value)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
