@@ -1,0 +1,51 @@
+# kxflow developer and CI entry points. CI (.ci/run) calls exactly `make test`.
+# Kafka and FerretDB come from deploy/local/infra.sh (cache: ${KXFLOW_CACHE:-~/.cache/kxflow});
+# the pytest fixtures (tests/infra_fixtures.py) start them when a test needs them and stop them at
+# session end if they started them. Point tests at existing servers with KAFKA_BOOTSTRAP_SERVERS /
+# MONGODB_URL instead. Targets run, demo, bench and drills are defined elsewhere.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export PATH := $(HOME)/.local/bin:$(PATH)
+# uv on PATH (incl. ~/.local/bin after `pip install --user uv`), else the pip-installed module.
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+INFRA := deploy/local/infra.sh
+PYTEST_ARGS ?=
+
+.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch
+
+help:
+	@echo "make test         sync deps, warm the infra cache, run all tests not marked slow"
+	@echo "make test-all     same, including slow tests"
+	@echo "make lint         ruff check + ruff format --check"
+	@echo "make up|down|status   local Kafka + FerretDB (deploy/local/infra.sh)"
+	@echo "make infra-fetch  only download/build Kafka jars and FerretDB into the cache"
+
+ensure-uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	@$(UV) --version
+
+sync: ensure-uv
+	$(UV) sync --all-packages --frozen
+
+infra-fetch:
+	$(INFRA) fetch
+
+test: sync infra-fetch
+	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: sync infra-fetch
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: sync
+	$(UV) run ruff check . && $(UV) run ruff format --check .
+
+up:
+	$(INFRA) up
+
+down:
+	$(INFRA) down
+
+status:
+	$(INFRA) status
