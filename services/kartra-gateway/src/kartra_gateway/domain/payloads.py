@@ -1,0 +1,97 @@
+"""Reading what Kartra really sends: JSON or form bodies, ``"N/A"`` placeholders, loose types."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kartra_gateway.domain import php_form
+
+
+class WebhookRejected(ValueError):
+    """A delivery that cannot be accepted; the message says why (sent back with a 400)."""
+
+
+NA = "N/A"
+
+
+def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """JSON (Kartra's outbound API) or form-encoded with PHP brackets (IPN, some proxies).
+
+    The content type is only a hint: Kartra's outbound API does not document one, so a body that
+    looks like JSON is read as JSON whatever the header says.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected("body is not UTF-8 text") from exc
+    stripped = text.strip()
+    if not stripped:
+        raise WebhookRejected("empty body: expected a Kartra JSON object or form fields")
+    if stripped[0] in "{[" or "json" in content_type:
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise WebhookRejected(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+        if not isinstance(data, dict):
+            raise WebhookRejected("JSON body must be an object with lead, action and action_details")
+        return data
+    data = php_form.decode(stripped)
+    if not data:
+        raise WebhookRejected("form body has no fields")
+    for wrapper in ("payload", "data"):  # a JSON document posted as one form field
+        if set(data) == {wrapper} and isinstance(data[wrapper], str):
+            return parse_body(data[wrapper].encode(), "application/json")
+    return data
+
+
+def clean(value: Any) -> Any:
+    """``"N/A"`` and empty strings → ``None`` (IPN posts every empty variable as ``"N/A"``)."""
+    if isinstance(value, str):
+        value = value.strip()
+        return None if value in ("", NA) else value
+    return value
+
+
+def as_str(value: Any) -> str | None:
+    value = clean(value)
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def as_float(value: Any) -> float | None:
+    value = clean(value)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).replace(",", ""))
+    except ValueError:
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    number = as_float(value)
+    return None if number is None else int(number)
+
+
+def as_bool(value: Any) -> bool | None:
+    value = clean(value)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def container(details: Any, *names: str) -> dict[str, Any]:
+    """``action_details.<name>`` if Kartra nested it, else ``action_details`` itself (flat form)."""
+    if not isinstance(details, dict):
+        return {}
+    for name in names:
+        inner = details.get(name)
+        if isinstance(inner, dict):
+            return inner
+    return details

@@ -1,0 +1,21 @@
+"""FastStream subscriber for ``kxflow.kartra.commands.v1`` (thin: decode → executor)."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from kartra_gateway.usecases.execute import CommandExecutor
+from kxflow_contracts.commands import ActionCommand
+from kxflow_contracts.runtime.kafka import CONSUMER_DEFAULTS, decode_message
+
+
+def register_command_consumer(
+    broker: KafkaBroker, topic: str, group_id: str, executor: CommandExecutor, workers: int = 1
+) -> None:
+    extra = {"max_workers": workers} if workers > 1 else {}
+
+    @broker.subscriber(topic, group_id=group_id, **CONSUMER_DEFAULTS, **extra)
+    async def on_command(body: bytes, msg: KafkaMessage) -> None:
+        event = decode_message(msg)  # EnvelopeError → DLQ
+        cmd = ActionCommand.model_validate(event.data)  # ValidationError → DLQ
+        await executor.handle(cmd)

@@ -1,0 +1,106 @@
+"""Composition root: settings, Mongo, Kafka, Kartra client, use cases and routes — wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from pymongo import AsyncMongoClient
+
+from kartra_gateway.adapters.connections import ConnectionRepository
+from kartra_gateway.adapters.kartra_client import KartraClient
+from kartra_gateway.adapters.metrics import GatewayMetrics
+from kartra_gateway.adapters.rate_limiter import AppRateLimiter
+from kartra_gateway.entrypoints.commands import register_command_consumer
+from kartra_gateway.entrypoints.connections_api import connections_router
+from kartra_gateway.entrypoints.webhooks import webhook_router
+from kartra_gateway.settings import GatewaySettings
+from kartra_gateway.usecases.execute import CommandExecutor
+from kartra_gateway.usecases.intake import Intake
+from kxflow_contracts.runtime.auth import bearer_tenant
+from kxflow_contracts.runtime.dedupe import SeenKeys
+from kxflow_contracts.runtime.http import health_router
+from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.ledger import ActionLedger
+from kxflow_contracts.runtime.logging import REDACTOR
+from kxflow_contracts.runtime.secrets import SecretBox
+from kxflow_contracts.runtime.telemetry import instrument_httpx_client, make_tracer_provider
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    mongo_client: AsyncMongoClient | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    broker: KafkaBroker | None = None,
+    limiter: AppRateLimiter | None = None,
+) -> FastAPI:
+    settings = settings or GatewaySettings()
+    REDACTOR.register(*settings.api_tokens, *settings.secret_keys.split(","))
+    provider = tracer_provider or make_tracer_provider(settings.service_name, settings.otlp_endpoint)
+    metrics = GatewayMetrics.create()
+    topics = settings.topics
+    mongo = mongo_client or AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    db = mongo[settings.mongodb_database]
+    http = http_client or httpx.AsyncClient(timeout=settings.kartra_timeout_seconds)
+    instrument_httpx_client(http, provider)
+    broker = broker or make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
+    )
+    limiter = limiter or AppRateLimiter(settings.kartra_rate_per_second, settings.kartra_rate_burst)
+    client = KartraClient(http, settings.kartra_api_url, limiter, backoff_429=settings.kartra_backoff_seconds)
+    connections = ConnectionRepository(
+        db["connections"], SecretBox(settings.secret_keys), settings.connection_cache_ttl_seconds
+    )
+    seen = SeenKeys(db["seen_deliveries"], timedelta(seconds=settings.dedupe_window_seconds))
+    ledger = ActionLedger(db["action_ledger"])
+    intake = Intake(connections, seen, broker, topics, metrics)
+    executor = CommandExecutor(ledger, connections, client, broker, topics, metrics)
+    register_command_consumer(
+        broker, topics.kartra_commands, settings.consumer_group, executor, settings.command_workers
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.ensure_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers, topics.specs(settings.topic_partitions))
+        await connections.init()
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            if http_client is None:
+                await http.aclose()
+            if mongo_client is None:
+                await mongo.close()
+
+    async def mongo_ready() -> Any:
+        return await mongo.admin.command("ping")
+
+    async def kafka_ready() -> Any:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("Kafka not reachable")
+        return True
+
+    app = FastAPI(title="kxflow kartra-gateway", version="1.0.0", lifespan=lifespan)
+    tenant = bearer_tenant(lambda: settings.api_tokens)
+    app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready, "kafka": kafka_ready}))
+    app.include_router(webhook_router(intake, metrics))
+    app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.executor = executor
+    app.state.kartra_client = client
+    app.state.broker = broker
+    return app

@@ -1,0 +1,32 @@
+"""kartra-gateway settings (env prefix ``KARTRA_GW_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kxflow_contracts.runtime.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KARTRA_GW_", env_file=".env", extra="ignore")
+
+    service_name: str = "kartra-gateway"
+    mongodb_database: str = "kxflow_kartra"
+    http_port: int = 8020
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8020",
+        description="Base URL Kartra posts webhooks to (shown in connections)",
+    )
+    kartra_api_url: str = "https://app.kartra.com/api"
+    kartra_rate_per_second: float = Field(default=16.0, description="Calls/s per Kartra App (limit: 20)")
+    kartra_rate_burst: int = 2
+    kartra_backoff_seconds: float = Field(default=1.0, description="Wait after a 429 (Kartra: 1 s)")
+    kartra_timeout_seconds: float = 20.0
+    dedupe_window_seconds: float = Field(
+        default=3600.0, description="Identical deliveries collapse within it"
+    )
+    connection_cache_ttl_seconds: float = 30.0
+    consumer_group: str = "kxflow-kartra-gateway"
+    command_workers: int = Field(default=1, description="Partitions processed concurrently by one replica")
+    ledger_retention_days: int = 30
