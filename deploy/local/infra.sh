@@ -66,11 +66,13 @@ fetch_kafka() {
     command -v mvn >/dev/null || die "mvn (Maven) not found; it is needed once to gather the Kafka jars"
     command -v java >/dev/null || die "java not found (Java 17+ is needed for Kafka)"
     log "gathering Kafka jars from Maven Central into $dir (once)"
-    rm -rf "$dir"
     mkdir -p "$CACHE/kafka"
+    rm -rf "$dir" "$CACHE/kafka"/.tmp.* # leftovers of an interrupted fetch (we hold the lock)
     tmp="$(mktemp -d "$CACHE/kafka/.tmp.XXXXXX")"
-    if ! mvn -B -q -Dstyle.color=never -f "$HERE/kafka/pom.xml" dependency:copy-dependencies \
-        -Dmaven.repo.local="$CACHE/m2" -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >&2; then
+    if ! mvn -B -q -f "$HERE/kafka/pom.xml" dependency:copy-dependencies \
+        -Dmaven.repo.local="$CACHE/m2" -DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
+        >"$tmp/mvn.log" 2>&1; then
+        tail -n 40 "$tmp/mvn.log" >&2
         rm -rf "$tmp"
         die "mvn dependency:copy-dependencies failed"
     fi
@@ -94,8 +96,8 @@ fetch_ferretdb() {
         return 0
     fi
     log "building FerretDB v1.24.2 (SQLite backend) into $dir (once; a few minutes when cold)"
-    rm -rf "$dir"
     mkdir -p "$CACHE/ferretdb"
+    rm -rf "$dir" "$CACHE/ferretdb"/.tmp.* # leftovers of an interrupted build (we hold the lock)
     tmp="$(mktemp -d "$CACHE/ferretdb/.tmp.XXXXXX")"
     # Built from the wrapper module deploy/local/ferretdb (main.go embeds FerretDB's library package),
     # never with `go install .../cmd/ferretdb@v1.24.2`: that binary panics at start (build/version
@@ -103,7 +105,8 @@ fetch_ferretdb() {
     if ! (cd "$HERE/ferretdb" &&
         GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local \
             GOFLAGS="-mod=readonly -modcacherw -buildvcs=false" CGO_ENABLED=0 \
-            go build -trimpath -o "$tmp/ferretdb" .) >&2; then
+            go build -trimpath -o "$tmp/ferretdb" .) >"$tmp/build.log" 2>&1; then
+        tail -n 40 "$tmp/build.log" >&2
         rm -rf "$tmp"
         die "go build of FerretDB failed"
     fi
