@@ -247,7 +247,7 @@ def test_secrets_are_only_referenced(rendered: dict[str, list[Manifest]], values
             assert "value" not in ref, f"{prefix}{suffix} must come from the Secret"
             assert ref["valueFrom"]["secretKeyRef"]["name"] == secret_name
         if _component(dep) == "xero-gateway":
-            client_secret = env["XERO_GW_XERO_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
+            client_secret = env["XERO_GW_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
             assert client_secret["key"] == "xero-client-secret"
 
 
@@ -415,3 +415,32 @@ def test_cached_helm_is_the_version_go_mod_pins(helm_bin: Path) -> None:
     assert helm(helm_bin, "version", "--template", "{{ .Version }}").stdout.strip() == pinned
     mtime = helm_bin.stat().st_mtime_ns
     assert build_helm() == helm_bin and helm_bin.stat().st_mtime_ns == mtime, "a cached helm must not rebuild"
+
+
+def _settings_fields() -> dict[str, set[str]]:
+    from kartra_gateway.settings import GatewaySettings
+    from xero_gateway.settings import XeroGatewaySettings
+    from zap_router.settings import RouterSettings
+
+    return {
+        "router": set(RouterSettings.model_fields),
+        "kartra-gateway": set(GatewaySettings.model_fields),
+        "xero-gateway": set(XeroGatewaySettings.model_fields),
+    }
+
+
+@pytest.mark.parametrize("values_set", ["default", "full"])
+def test_every_env_var_the_chart_sets_is_a_real_setting(
+    rendered: dict[str, list[Manifest]], values_set: str
+) -> None:
+    """A misspelt variable would be silently ignored by pydantic-settings (extra="ignore")."""
+    fields = _settings_fields()
+    for dep in by_kind(rendered[values_set], "Deployment").values():
+        svc = _component(dep)
+        prefix = SERVICES[svc][1]
+        unknown = [
+            e["name"]
+            for e in _container(dep)["env"]
+            if e["name"].removeprefix(prefix).lower() not in fields[svc]
+        ]
+        assert not unknown, f"{svc}: {unknown} match no field of its settings class"

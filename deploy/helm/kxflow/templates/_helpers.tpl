@@ -12,10 +12,12 @@ kartra-gateway:
   port: 8020
   envPrefix: KARTRA_GW_
   gateway: true
+  publicUrlEnv: KARTRA_GW_PUBLIC_BASE_URL
 xero-gateway:
   port: 8030
   envPrefix: XERO_GW_
   gateway: true
+  publicUrlEnv: XERO_GW_PUBLIC_URL
 {{- end -}}
 
 {{- define "kxflow.name" -}}
