@@ -93,7 +93,14 @@ class ContainerInfra:
 
     def ensure(self, component: str) -> str:
         if component not in self.urls:
-            self.urls[component] = self._start_kafka() if component == "kafka" else self._start_mongo()
+            try:
+                self.urls[component] = self._start_kafka() if component == "kafka" else self._start_mongo()
+            except Exception as exc:  # docker.errors.DockerException and friends
+                pytest.fail(
+                    f"--infra=testcontainers could not start {component} (needs a reachable Docker "
+                    f"daemon): {exc!r}",
+                    pytrace=False,
+                )
         return self.urls[component]
 
     def _start_kafka(self) -> str:
@@ -102,13 +109,14 @@ class ContainerInfra:
         from testcontainers.core.container import DockerContainer
 
         # The advertised listener must be reachable from the host, so the container listens on the
-        # same port number that is bound on the host.
+        # same port number that is bound on the host (assumes a local Docker daemon).
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         container = (
             DockerContainer(KAFKA_IMAGE)
             .with_bind_ports(port, port)
+            .with_env("CLUSTER_ID", "kxflowTestsCluster0001")
             .with_env("KAFKA_NODE_ID", "1")
             .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
             .with_env("KAFKA_LISTENERS", f"PLAINTEXT://0.0.0.0:{port},CONTROLLER://0.0.0.0:9093")
