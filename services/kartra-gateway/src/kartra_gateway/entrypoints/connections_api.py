@@ -1,7 +1,5 @@
 """Connections API: create/list/delete, rotate the webhook secret, dynamic choices for zap editors."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any
 
