@@ -47,19 +47,38 @@ def decode_message(msg: KafkaMessage) -> CloudEvent:
     return decode(msg.body, msg.headers)
 
 
+def _reason_headers(raw: Any, exc: BaseException) -> dict[str, str]:
+    return {
+        "x-error-class": type(exc).__name__,
+        "x-error-message": str(exc)[:2000],
+        "x-original-topic": str(getattr(raw, "topic", "")),
+        "x-original-partition": str(getattr(raw, "partition", "")),
+        "x-original-offset": str(getattr(raw, "offset", "")),
+    }
+
+
 def dlq_headers(msg: KafkaMessage, exc: BaseException) -> dict[str, str]:
     raw = msg.raw_message
     headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)}
-    headers.update(
-        {
-            "x-error-class": type(exc).__name__,
-            "x-error-message": str(exc)[:2000],
-            "x-original-topic": str(getattr(raw, "topic", "")),
-            "x-original-partition": str(getattr(raw, "partition", "")),
-            "x-original-offset": str(getattr(raw, "offset", "")),
-        }
-    )
+    headers.update(_reason_headers(raw, exc))
     return headers
+
+
+async def dead_letter_record(broker: KafkaBroker, record: Any, exc: BaseException) -> None:
+    """Send one consumed record to ``<topic>.dlq`` with the middleware's reason headers.
+
+    For batch consumers, which must dead-letter a single poison record and process the rest of
+    the batch (the middleware only sees the batch as a whole).
+    """
+    headers: dict[str, str] = {}
+    for key, value in record.headers or ():
+        try:
+            headers[key] = value.decode() if isinstance(value, bytes | bytearray) else str(value)
+        except UnicodeDecodeError:
+            continue
+    headers.update(_reason_headers(record, exc))
+    await broker.publish(record.value, Topics.dlq(record.topic), key=record.key, headers=headers)
+    log.warning("dead-lettered %s/%s/%s: %s", record.topic, record.partition, record.offset, exc)
 
 
 def dead_letter_middleware(

@@ -1,0 +1,54 @@
+"""The tenant's connections, as listed by the gateways' ``GET /v1/connections`` (docs/conventions.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Protocol
+
+import httpx
+
+
+class DirectoryUnavailable(RuntimeError):
+    """A gateway could not be asked; saving a zap answers 503 (retry later), never a false 422."""
+
+
+class ConnectionDirectory(Protocol):
+    async def connections(self, tenant: str, token: str) -> dict[str, set[str]]:
+        """Connection ids per app (``{"kartra": {...}, "xero": {...}}``) visible to ``tenant``."""
+        ...
+
+
+class HttpConnectionDirectory:
+    def __init__(self, gateways: Mapping[str, str], client: httpx.AsyncClient) -> None:
+        self._gateways = dict(gateways)
+        self._client = client
+
+    async def _list(self, app: str, base_url: str, token: str) -> set[str]:
+        url = f"{base_url.rstrip('/')}/v1/connections"
+        try:
+            response = await self._client.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5.0)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise DirectoryUnavailable(
+                f"{app} gateway connections unavailable: {type(exc).__name__}"
+            ) from None
+        body = response.json()
+        items = body.get("items", body.get("connections", [])) if isinstance(body, dict) else body
+        return {str(item["id"]) for item in items if isinstance(item, dict) and "id" in item}
+
+    async def connections(self, tenant: str, token: str) -> dict[str, set[str]]:
+        apps = list(self._gateways)
+        found = await asyncio.gather(*(self._list(app, self._gateways[app], token) for app in apps))
+        return dict(zip(apps, found, strict=True))
+
+
+class StaticConnectionDirectory:
+    """A fixed directory (tests of the router alone, the benchmark, local demos)."""
+
+    def __init__(self, by_tenant: Mapping[str, Mapping[str, set[str]]] | None = None, **everyone: set[str]):
+        self._by_tenant = {t: {a: set(c) for a, c in apps.items()} for t, apps in (by_tenant or {}).items()}
+        self._everyone = {a: set(c) for a, c in everyone.items()}
+
+    async def connections(self, tenant: str, token: str) -> dict[str, set[str]]:
+        return self._by_tenant.get(tenant, self._everyone)

@@ -1,0 +1,147 @@
+"""Runs in MongoDB: one document per (zap, trigger event), step states in a dict keyed by step id.
+
+Only single-document atomic updates are used (FerretDB has no transactions and no positional
+array updates): every transition is a compare-and-set on the step's status and attempt, so a
+redelivered result or two replicas racing change a run at most once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from kxflow_contracts.runs import RunStatus
+
+DUPLICATE_KEY = 11000
+
+
+class CursorError(ValueError):
+    pass
+
+
+def encode_cursor(created_at: datetime, run_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), run_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, run_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), str(run_id)
+    except (ValueError, TypeError) as exc:
+        raise CursorError("invalid cursor") from exc
+
+
+class RunStore:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._col = collection
+
+    async def ensure_indexes(self) -> None:
+        await self._col.create_indexes(
+            [
+                IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True),
+                IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
+                IndexModel([("zap_id", ASCENDING), ("created_at", DESCENDING)]),
+                IndexModel([("wake_at", ASCENDING)]),
+            ]
+        )
+
+    async def insert_new(self, docs: list[dict[str, Any]]) -> tuple[set[str], dict[str, str]]:
+        """Insert runs: (ids inserted, {id: reason} for documents the store rejects).
+
+        A run that exists already (unique (zap_id, trigger_event_id)) is neither: a redelivered event
+        creates nothing new.
+        """
+        if not docs:
+            return set(), {}
+        try:
+            await self._col.insert_many(docs, ordered=False)
+            return {d["_id"] for d in docs}, {}
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            failed = {docs[e["index"]]["_id"] for e in errors}
+            rejected = {
+                docs[e["index"]]["_id"]: str(e.get("errmsg", "rejected"))[:500]
+                for e in errors
+                if e.get("code") != DUPLICATE_KEY
+            }
+            return {d["_id"] for d in docs} - failed, rejected
+
+    async def get(self, run_id: str, tenant: str | None = None) -> dict[str, Any] | None:
+        query: dict[str, Any] = {"_id": run_id}
+        if tenant is not None:
+            query["tenant"] = tenant
+        return await self._col.find_one(query)
+
+    async def get_many(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(set(run_ids))
+        if not ids:
+            return {}
+        return {d["_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}
+
+    async def update_if(
+        self, run_id: str, expect: dict[str, Any], update: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Apply ``update`` only if the run still matches ``expect``; the updated run or ``None``."""
+        return await self._col.find_one_and_update(
+            {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
+        )
+
+    async def due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        cursor = self._col.find({"wake_at": {"$lte": now}}).sort("wake_at", ASCENDING).limit(limit)
+        return await cursor.to_list(None)
+
+    async def count_outcomes(self, zap_id: str, since: datetime) -> tuple[int, int]:
+        """(finished runs that did work, of which failed) for a zap since ``since``."""
+        base = {"zap_id": zap_id, "created_at": {"$gte": since}}
+        done = [RunStatus.succeeded.value, RunStatus.failed.value, RunStatus.halted.value]
+        total = await self._col.count_documents({**base, "status": {"$in": done}})
+        failed = await self._col.count_documents({**base, "status": RunStatus.failed.value})
+        return total, failed
+
+    async def list(
+        self,
+        tenant: str,
+        *,
+        zap_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        full: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first; ``cursor`` continues after the last run of the previous page."""
+        query: dict[str, Any] = {"tenant": tenant}
+        if zap_id:
+            query["zap_id"] = zap_id
+        if status:
+            query["status"] = status
+        created: dict[str, Any] = {}
+        if since:
+            created["$gte"] = since
+        if until:
+            created["$lt"] = until
+        if created:
+            query["created_at"] = created
+        if cursor:
+            at, last_id = decode_cursor(cursor)
+            query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]
+        projection = None if full else {"trigger": 0, "steps": 0}
+        found = (
+            await self._col.find(query, projection)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit + 1)
+            .to_list(None)
+        )
+        page = found[:limit]
+        next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit else None
+        return page, next_cursor

@@ -1,0 +1,137 @@
+"""The in-memory match index: which zaps does a trigger event start?
+
+Keyed by (tenant, trigger key, connection id), so the work per event is one dict lookup plus a
+parameter check of the zaps under that key: it does not grow with other tenants' or triggers' zaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from zap_router.domain.paths import get_path
+from zap_router.domain.templates import compile_tree
+from zap_router.domain.zaps import FilterSpec, ResolvedStep
+
+IndexKey = tuple[str, str, str]
+
+
+@dataclass
+class ActiveZap:
+    """One enabled zap version as the router runs it; templates compile on first use, once."""
+
+    zap_id: str
+    tenant: str
+    version: int
+    revision: int
+    name: str
+    trigger_key: str
+    connection: str
+    params: dict[str, Any]
+    param_paths: dict[str, str]
+    filter: FilterSpec | None
+    steps: list[ResolvedStep]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> IndexKey:
+        return (self.tenant, self.trigger_key, self.connection)
+
+    def params_match(self, data: Any) -> bool:
+        for name, expected in self.params.items():
+            path = self.param_paths.get(name, name)
+            actual = get_path(data, path)
+            if actual is None or str(actual) != str(expected):
+                return False
+        return True
+
+    @cached_property
+    def compiled_inputs(self) -> dict[str, Any]:
+        return {step.id: compile_tree(step.input, f"steps.{step.id}.input") for step in self.steps}
+
+    def step(self, step_id: str) -> ResolvedStep:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def step_after(self, step_id: str | None) -> ResolvedStep | None:
+        if step_id is None:
+            return self.steps[0]
+        ids = [s.id for s in self.steps]
+        i = ids.index(step_id)
+        return self.steps[i + 1] if i + 1 < len(ids) else None
+
+
+class MatchIndex:
+    def __init__(self) -> None:
+        self._by_key: dict[IndexKey, dict[str, ActiveZap]] = {}
+        self._by_id: dict[str, ActiveZap] = {}
+        self._revisions: dict[str, int] = {}
+        self._triggers: dict[tuple[str, str], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, zap_id: str) -> ActiveZap | None:
+        return self._by_id.get(zap_id)
+
+    def upsert(self, zap: ActiveZap) -> bool:
+        """Add or replace; ignored if an equal or newer revision is known (changelog vs Mongo)."""
+        if self._revisions.get(zap.zap_id, -1) >= zap.revision:
+            return False
+        self._drop(zap.zap_id)
+        self._by_key.setdefault(zap.key, {})[zap.zap_id] = zap
+        pair = (zap.tenant, zap.trigger_key)
+        self._triggers[pair] = self._triggers.get(pair, 0) + 1
+        self._by_id[zap.zap_id] = zap
+        self._revisions[zap.zap_id] = zap.revision
+        return True
+
+    def remove(self, zap_id: str, revision: int | None = None) -> bool:
+        """Remove (disabled or deleted); with a revision, only if it is newer than what is known."""
+        if revision is not None:
+            if self._revisions.get(zap_id, -1) >= revision:
+                return False
+            self._revisions[zap_id] = revision
+        return self._drop(zap_id)
+
+    def _drop(self, zap_id: str) -> bool:
+        old = self._by_id.pop(zap_id, None)
+        if old is None:
+            return False
+        pair = (old.tenant, old.trigger_key)
+        if self._triggers.get(pair, 0) <= 1:
+            self._triggers.pop(pair, None)
+        else:
+            self._triggers[pair] -= 1
+        bucket = self._by_key.get(old.key)
+        if bucket is not None:
+            bucket.pop(zap_id, None)
+            if not bucket:
+                del self._by_key[old.key]
+        return True
+
+    def replace_all(self, zaps: Iterable[ActiveZap], revisions: dict[str, int]) -> None:
+        """Reconcile with the store: newer revisions win; zaps gone from the store are dropped."""
+        wanted = {z.zap_id: z for z in zaps}
+        for zap_id in list(self._by_id):
+            if zap_id not in wanted and revisions.get(zap_id, -1) >= self._revisions.get(zap_id, -1):
+                self._drop(zap_id)
+        for zap_id, revision in revisions.items():
+            if zap_id not in wanted and revision > self._revisions.get(zap_id, -1):
+                self._revisions[zap_id] = revision
+        for zap in wanted.values():
+            self.upsert(zap)
+
+    def wants(self, tenant: str, trigger_key: str) -> bool:
+        """Whether any zap of ``tenant`` listens to ``trigger_key`` (checked before decoding an event)."""
+        return (tenant, trigger_key) in self._triggers
+
+    def match(self, tenant: str, trigger_key: str, connection: str, data: Any) -> list[ActiveZap]:
+        bucket = self._by_key.get((tenant, trigger_key, connection))
+        if not bucket:
+            return []
+        return [z for z in bucket.values() if z.params_match(data)]

@@ -1,0 +1,99 @@
+"""Dry-run: evaluate a draft zap over the trigger's past events read back from Kafka.
+
+Nothing is stored or emitted. Later steps see each earlier action's catalog example as its output,
+since the real output would only exist after the action ran.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from kxflow_contracts.catalog import Catalog
+from kxflow_contracts.envelope import CloudEvent
+from kxflow_contracts.topics import Topics
+from zap_router.domain.context import run_context, trigger_context
+from zap_router.domain.filters import explain, passes
+from zap_router.domain.runs import plan_step
+from zap_router.domain.zaps import ZapSpec
+from zap_router.engine.active import active_from_record
+
+
+class EventReader(Protocol):
+    async def read(
+        self, topic: str, since: datetime, until: datetime, limit: int, want: object = None
+    ) -> list[CloudEvent]: ...
+
+
+async def dry_run(
+    *,
+    spec: ZapSpec,
+    steps: list[dict[str, Any]],
+    tenant: str,
+    catalog: Catalog,
+    topics: Topics,
+    reader: EventReader,
+    since: datetime,
+    until: datetime,
+    limit: int,
+) -> dict[str, Any]:
+    record = {
+        "zap_id": "dry-run",
+        "tenant": tenant,
+        "revision": 0,
+        "version": 0,
+        "enabled": True,
+        "name": spec.name,
+        "trigger": spec.trigger.model_dump(),
+        "filter": spec.filter.model_dump(mode="json") if spec.filter else None,
+        "steps": steps,
+    }
+    zap = active_from_record(record, catalog)
+    entry = catalog.get(spec.trigger.event)
+
+    def want(event: CloudEvent) -> bool:
+        return (
+            event.tenant == tenant
+            and event.type == entry.ce_type
+            and isinstance(event.data, dict)
+            and event.data.get("connection_id") == zap.connection
+        )
+
+    events = await reader.read(topics.events_for(entry.app), since, until, limit, want)
+    report: list[dict[str, Any]] = []
+    counts = {"would_run": 0, "filtered": 0, "params_mismatch": 0, "would_fail": 0}
+    for event in events:
+        trigger = trigger_context(event.id, event.type, event.time, event.data)
+        context = run_context(trigger, {}, zap.zap_id, zap.version, zap.name)
+        item: dict[str, Any] = {"event_id": event.id, "time": event.time, "steps": []}
+        if not zap.params_match(event.data):
+            item["outcome"] = "params_mismatch"
+        elif not passes(zap.filter, context):
+            item.update(outcome="filtered", filter=explain(zap.filter, context))
+        else:
+            item["outcome"] = "would_run"
+            outputs: dict[str, Any] = {}
+            for step in zap.steps:
+                context = run_context(trigger, outputs, zap.zap_id, zap.version, zap.name)
+                plan = plan_step(
+                    zap,
+                    step,
+                    run_id="dry-run",
+                    event_id=event.id,
+                    context=context,
+                    attempt=1,
+                    now=event.time,
+                    deadline=timedelta(0),
+                    catalog=catalog,
+                )
+                item["steps"].append(
+                    {"id": step.id, "action": step.action, "input": plan.state["input"], "error": plan.error}
+                )
+                if plan.command is None:
+                    item["outcome"] = "would_fail"
+                    break
+                action = catalog.find(step.action)
+                outputs[step.id] = dict(action.example) if action and isinstance(action.example, dict) else {}
+        counts[item["outcome"]] += 1
+        report.append(item)
+    return {"events_read": len(events), **counts, "events": report}

@@ -1,0 +1,463 @@
+"""Runs: trigger events → runs and first commands; results → next step, retry or end; replay.
+
+Delivery rules (DESIGN.md §3): a run is inserted with a unique (zap_id, trigger event id) before
+its command is sent, so a redelivered event creates nothing new; every later transition is a
+compare-and-set on the step's status and attempt, so a redelivered result changes nothing. A step
+whose command may have been lost (a crash between the insert and the send) carries ``wake_at``
+and is sent again, with the same command id, by the scheduler if no result came back in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from kxflow_contracts.catalog import Catalog
+from kxflow_contracts.commands import ActionCommand
+from kxflow_contracts.envelope import CloudEvent
+from kxflow_contracts.results import ActionResult, ResultStatus
+from kxflow_contracts.runs import TERMINAL_STATUSES, RunEvent, RunStatus, RunTransition
+from zap_router.adapters.metrics import RouterMetrics
+from zap_router.adapters.publisher import Publisher
+from zap_router.adapters.run_store import RunStore
+from zap_router.domain.clock import Clock
+from zap_router.domain.context import run_context, trigger_context
+from zap_router.domain.filters import explain, passes
+from zap_router.domain.matching import ActiveZap, MatchIndex
+from zap_router.domain.retry import DEFAULT_LADDER, next_delay
+from zap_router.domain.runs import (
+    StepStatus,
+    command_from_state,
+    error_doc,
+    new_run,
+    outputs_of,
+    plan_step,
+)
+from zap_router.engine.active import ZapVersions
+
+log = logging.getLogger("kxflow.router.runs")
+
+RunEvents = list[tuple[RunEvent, int]]
+Commands = list[tuple[str, ActionCommand]]
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+class ReplayRefused(ValueError):
+    pass
+
+
+def _event(
+    run: dict[str, Any],
+    transition: RunTransition,
+    at: datetime,
+    status: str | None = None,
+    step_id: str | None = None,
+    step_status: str | None = None,
+    error: dict[str, Any] | None = None,
+) -> RunEvent:
+    return RunEvent(
+        run_id=run["_id"],
+        tenant=run["tenant"],
+        zap_id=run["zap_id"],
+        zap_version=run["zap_version"],
+        trigger_event_id=run["trigger_event_id"],
+        transition=transition,
+        status=RunStatus(status or run["status"]),
+        step_id=step_id,
+        step_status=step_status,
+        error=error,
+        at=at,
+    )
+
+
+class RunEngine:
+    def __init__(
+        self,
+        *,
+        index: MatchIndex,
+        versions: ZapVersions,
+        catalog: Catalog,
+        runs: RunStore,
+        publisher: Publisher,
+        clock: Clock,
+        metrics: RouterMetrics,
+        ladder: tuple[timedelta, ...] = DEFAULT_LADDER,
+        redispatch_after: timedelta = timedelta(minutes=15),
+        deadline: timedelta = timedelta(days=1),
+        on_run_failed: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.index = index
+        self.versions = versions
+        self.catalog = catalog
+        self.runs = runs
+        self.publisher = publisher
+        self.clock = clock
+        self.metrics = metrics
+        self.ladder = ladder
+        self.redispatch_after = redispatch_after
+        self.deadline = deadline
+        self.on_run_failed = on_run_failed
+
+    # ------------------------------------------------------------------ events
+
+    def wants(self, tenant: str, ce_type: str) -> bool:
+        """Cheap pre-check on headers: could this event match any zap at all?"""
+        entry = self.catalog.by_ce_type(ce_type)
+        return entry is not None and self.index.wants(tenant, entry.key)
+
+    async def on_events(self, events: list[CloudEvent]) -> dict[str, str]:
+        """Create the runs these events start; returns {event id: reason} for events to dead-letter."""
+        now = self.clock.now()
+        docs: list[dict[str, Any]] = []
+        source: dict[str, str] = {}
+        commands: dict[str, Commands] = {}
+        transitions: dict[str, RunEvents] = {}
+        poison: dict[str, str] = {}
+        for event in events:
+            entry = self.catalog.by_ce_type(event.type)
+            if entry is None:
+                self.metrics.events_in.labels(event.type, "unknown").inc()
+                continue
+            data = event.data
+            connection = data.get("connection_id") if isinstance(data, dict) else None
+            if not isinstance(connection, str):
+                poison[event.id] = "trigger event data must be an object with a connection_id"
+                continue
+            matches = self.index.match(event.tenant, entry.key, connection, data)
+            self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()
+            if not matches:
+                continue
+            trigger = trigger_context(event.id, event.type, event.time, data)
+            for zap in matches:
+                doc, cmds, evs = self._start(zap, event, trigger, now)
+                docs.append(doc)
+                source[doc["_id"]] = event.id
+                commands[doc["_id"]] = cmds
+                transitions[doc["_id"]] = evs
+        inserted, rejected = await self.runs.insert_new(docs)
+        for run_id, reason in rejected.items():
+            poison[source[run_id]] = f"run could not be stored: {reason}"
+        await self.publisher.send(
+            [c for rid in inserted for c in commands[rid]], [e for rid in inserted for e in transitions[rid]]
+        )
+        for doc in docs:
+            if doc["_id"] in inserted:
+                self._count(doc)
+                if doc["status"] == RunStatus.failed.value:
+                    await self._failed(doc)
+        return poison
+
+    def _start(
+        self, zap: ActiveZap, event: CloudEvent, trigger: dict[str, Any], now: datetime
+    ) -> tuple[dict[str, Any], Commands, RunEvents]:
+        doc = new_run(zap, event.id, event.type, trigger, now)
+        context = run_context(trigger, {}, zap.zap_id, zap.version, zap.name)
+        if not passes(zap.filter, context):
+            doc.update(status=RunStatus.filtered.value, finished_at=now, filter=explain(zap.filter, context))
+            return doc, [], [(_event(doc, RunTransition.finished, now), 1)]
+        step = zap.steps[0]
+        plan = plan_step(
+            zap,
+            step,
+            run_id=doc["_id"],
+            event_id=event.id,
+            context=context,
+            attempt=1,
+            now=now,
+            deadline=self.deadline,
+            catalog=self.catalog,
+        )
+        doc["steps"][step.id] = plan.state
+        doc["current_step"] = step.id
+        started = (_event(doc, RunTransition.started, now), 1)
+        if plan.command is not None:
+            doc["wake_at"] = now + self.redispatch_after
+            return doc, [(step.app, plan.command)], [started]
+        doc.update(status=RunStatus.failed.value, error=plan.error, finished_at=now)
+        return (
+            doc,
+            [],
+            [
+                started,
+                (_event(doc, RunTransition.step_done, now, None, step.id, StepStatus.failed, plan.error), 1),
+                (_event(doc, RunTransition.finished, now, error=plan.error), 1),
+            ],
+        )
+
+    # ------------------------------------------------------------------ results
+
+    async def on_results(self, results: list[tuple[ActionResult, int]]) -> None:
+        """Apply results (grouped by run so one run's results apply in order)."""
+        groups: dict[str, list[tuple[ActionResult, int]]] = defaultdict(list)
+        for result, attempt in results:
+            groups[result.run_id].append((result, attempt))
+        runs = await self.runs.get_many(groups)
+
+        async def apply_group(run_id: str, items: list[tuple[ActionResult, int]]) -> None:
+            run = runs.get(run_id)
+            for result, attempt in items:
+                if run is None:
+                    log.warning("result for unknown run %s (step %s)", run_id, result.step_id)
+                    return
+                run = await self._apply(run, result, attempt)
+
+        await asyncio.gather(*(apply_group(rid, items) for rid, items in groups.items()))
+
+    async def _apply(self, run: dict[str, Any], result: ActionResult, attempt: int) -> dict[str, Any] | None:
+        sid = result.step_id
+        state = run.get("steps", {}).get(sid)
+        if (
+            state is None
+            or state.get("command_id") != result.command_id
+            or state.get("status") != StepStatus.running
+            or state.get("attempt") != attempt
+        ):
+            return run  # a duplicate or a stale result: applied already, or for an older attempt
+        now = self.clock.now()
+        started = state.get("started_at") or now
+        elapsed = max((now - started).total_seconds(), 0.0) if started.tzinfo else 0.0
+        p = f"steps.{sid}."
+        sets: dict[str, Any] = {
+            p + "finished_at": now,
+            p + "duration_ms": result.duration_ms or elapsed * 1000,
+            p + "gateway_attempts": result.attempts,
+            "updated_at": now,
+        }
+        unset: dict[str, Any] = {}
+        commands: Commands = []
+        events: RunEvents = []
+        zap = await self.versions.get(run["zap_id"], run["zap_version"])
+        step = zap.step(sid) if zap is not None and sid in run.get("step_order", []) else None
+        self.metrics.step_latency.labels(state.get("action", ""), result.status.value).observe(elapsed)
+
+        def finish(status: RunStatus, error: dict[str, Any] | None = None) -> None:
+            sets.update({"status": status.value, "finished_at": now, "error": error})
+            unset["wake_at"] = ""
+            events.append((_event(run, RunTransition.finished, now, status.value, error=error), attempt))
+
+        proceed = result.status is ResultStatus.succeeded or (
+            result.status is ResultStatus.not_found and step is not None and step.on_not_found == "continue"
+        )
+        if zap is None or step is None:
+            error = error_doc("zap_missing", f"zap {run['zap_id']} version {run['zap_version']} is gone")
+            sets.update({p + "status": StepStatus.failed, p + "error": error})
+            finish(RunStatus.failed, error)
+        elif proceed:
+            sets.update({p + "status": result.status.value, p + "output": result.output})
+            run_status = RunStatus.running.value
+            nxt = zap.step_after(sid)
+            step_event = (sid, result.status.value, None)
+            if nxt is None:
+                finish(RunStatus.succeeded)
+                run_status = RunStatus.succeeded.value
+            else:
+                outputs = {**outputs_of(run), sid: result.output if result.output is not None else {}}
+                context = run_context(run["trigger"], outputs, zap.zap_id, zap.version, zap.name)
+                plan = plan_step(
+                    zap,
+                    nxt,
+                    run_id=run["_id"],
+                    event_id=run["trigger_event_id"],
+                    context=context,
+                    attempt=1,
+                    now=now,
+                    deadline=self.deadline,
+                    catalog=self.catalog,
+                )
+                sets.update({f"steps.{nxt.id}": plan.state, "current_step": nxt.id})
+                if plan.command is not None:
+                    sets["wake_at"] = now + self.redispatch_after
+                    commands.append((nxt.app, plan.command))
+                else:
+                    events.append(
+                        (_event(run, RunTransition.step_done, now, "failed", nxt.id, "failed", plan.error), 1)
+                    )
+                    finish(RunStatus.failed, plan.error)
+                    run_status = RunStatus.failed.value
+            events.insert(
+                0,
+                (
+                    _event(run, RunTransition.step_done, now, run_status, step_event[0], step_event[1]),
+                    attempt,
+                ),
+            )
+        elif result.status is ResultStatus.not_found:
+            sets.update({p + "status": StepStatus.not_found, p + "output": result.output})
+            events.append(
+                (_event(run, RunTransition.step_done, now, "halted", sid, StepStatus.not_found), attempt)
+            )
+            finish(RunStatus.halted)
+        else:
+            error = (
+                result.error.model_dump(mode="json")
+                if result.error is not None
+                else error_doc("unknown_error", "the gateway reported a failure without an error")
+            )
+            sets.update({p + "error": error, f"{p}tries.{attempt}": {"error": error, "at": now}})
+            delay = next_delay(attempt, self.ladder) if error.get("retryable") else None
+            if delay is not None:
+                sets.update(
+                    {
+                        p + "status": StepStatus.waiting,
+                        p + "next_attempt_at": now + delay,
+                        "status": RunStatus.waiting.value,
+                        "wake_at": now + delay,
+                        "error": error,
+                    }
+                )
+                events.append(
+                    (
+                        _event(run, RunTransition.step_done, now, "waiting", sid, StepStatus.waiting, error),
+                        attempt,
+                    )
+                )
+            else:
+                sets[p + "status"] = StepStatus.failed
+                events.append(
+                    (
+                        _event(run, RunTransition.step_done, now, "failed", sid, StepStatus.failed, error),
+                        attempt,
+                    )
+                )
+                finish(RunStatus.failed, error)
+        update: dict[str, Any] = {"$set": sets}
+        if unset:
+            update["$unset"] = unset
+        expect = {p + "status": StepStatus.running, p + "attempt": attempt}
+        updated = await self.runs.update_if(run["_id"], expect, update)
+        if updated is None:
+            return await self.runs.get(run["_id"])  # another consumer applied it first
+        await self.publisher.send(commands, events)
+        self._count(updated)
+        if updated["status"] == RunStatus.failed.value:
+            await self._failed(updated)
+        return updated
+
+    # ------------------------------------------------------------------ scheduler
+
+    async def tick(self, limit: int = 200) -> int:
+        """Send what is due: autoreplay attempts and steps whose result never came. Returns how many."""
+        now = self.clock.now()
+        sent = 0
+        for run in await self.runs.due(now, limit):
+            sid = run.get("current_step")
+            state = run.get("steps", {}).get(sid or "")
+            if state is None or run["status"] not in (RunStatus.waiting.value, RunStatus.running.value):
+                await self.runs.update_if(
+                    run["_id"], {"wake_at": run["wake_at"]}, {"$unset": {"wake_at": ""}}
+                )
+                continue
+            p = f"steps.{sid}."
+            if run["status"] == RunStatus.waiting.value:
+                attempt = int(state["attempt"]) + 1
+                update = {
+                    "$set": {
+                        "status": RunStatus.running.value,
+                        p + "status": StepStatus.running,
+                        p + "attempt": attempt,
+                        p + "started_at": now,
+                        "wake_at": now + self.redispatch_after,
+                        "updated_at": now,
+                    }
+                }
+                kind = "retry"
+            else:
+                attempt = int(state["attempt"])
+                update = {"$set": {"wake_at": now + self.redispatch_after}, "$inc": {p + "redispatches": 1}}
+                kind = "redispatch"
+            claimed = await self.runs.update_if(
+                run["_id"], {"wake_at": run["wake_at"], "status": run["status"]}, update
+            )
+            if claimed is None:
+                continue  # another replica took it
+            cmd = command_from_state(claimed, sid, attempt, now, self.deadline)
+            await self.publisher.send([(state["app"], cmd)])
+            self.metrics.commands.labels(state["app"], kind).inc()
+            sent += 1
+        return sent
+
+    # ------------------------------------------------------------------ replay
+
+    async def replay(self, run_id: str, tenant: str, zap: ActiveZap) -> dict[str, Any]:
+        """Re-run a failed (or halted) run from its failed step with ``zap`` (the current version).
+
+        Steps that succeeded are not repeated; their outputs feed the replayed step. The command id
+        is the same as before (it does not depend on the version or attempt).
+        """
+        run = await self.runs.get(run_id, tenant)
+        if run is None:
+            raise RunNotFound(run_id)
+        if run["status"] not in (RunStatus.failed.value, RunStatus.halted.value):
+            raise ReplayRefused(
+                f"run {run_id} is {run['status']}; only failed or halted runs can be replayed"
+            )
+        sid = run.get("current_step")
+        if sid is None:
+            raise ReplayRefused(f"run {run_id} has no step to replay")
+        try:
+            step = zap.step(sid)
+        except KeyError:
+            raise ReplayRefused(
+                f"step {sid!r} no longer exists in version {zap.version} of the zap"
+            ) from None
+        now = self.clock.now()
+        old = run["steps"].get(sid, {})
+        attempt = int(old.get("attempt", 0)) + 1
+        context = run_context(run["trigger"], outputs_of(run), zap.zap_id, zap.version, zap.name)
+        plan = plan_step(
+            zap,
+            step,
+            run_id=run_id,
+            event_id=run["trigger_event_id"],
+            context=context,
+            attempt=attempt,
+            now=now,
+            deadline=self.deadline,
+            catalog=self.catalog,
+        )
+        plan.state["tries"] = {
+            **old.get("tries", {}),
+            str(old.get("attempt", 0)): {"error": old.get("error")},
+        }
+        sets: dict[str, Any] = {
+            f"steps.{sid}": plan.state,
+            "zap_version": zap.version,
+            "step_order": [s.id for s in zap.steps],
+            "updated_at": now,
+        }
+        update: dict[str, Any] = {"$set": sets, "$inc": {"replays": 1}}
+        if plan.command is not None:
+            sets.update({"status": RunStatus.running.value, "error": None, "finished_at": None})
+            sets["wake_at"] = now + self.redispatch_after
+        else:
+            sets.update({"status": RunStatus.failed.value, "error": plan.error, "finished_at": now})
+        updated = await self.runs.update_if(
+            run_id, {"status": run["status"], "updated_at": run["updated_at"]}, update
+        )
+        if updated is None:
+            raise ReplayRefused(f"run {run_id} changed while replaying; try again")
+        events = [(_event(updated, RunTransition.started, now), attempt)]
+        if plan.command is None:
+            events.append((_event(updated, RunTransition.finished, now, error=plan.error), attempt))
+        await self.publisher.send([(step.app, plan.command)] if plan.command else [], events)
+        return updated
+
+    # ------------------------------------------------------------------ helpers
+
+    def _count(self, run: dict[str, Any]) -> None:
+        if run["status"] in {s.value for s in TERMINAL_STATUSES}:
+            self.metrics.runs.labels(run["status"]).inc()
+
+    async def _failed(self, run: dict[str, Any]) -> None:
+        if self.on_run_failed is not None:
+            try:
+                await self.on_run_failed(run)
+            except Exception:  # the health check must never undo a recorded result
+                log.exception("auto-disable check failed for zap %s", run["zap_id"])

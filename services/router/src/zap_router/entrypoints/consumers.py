@@ -1,0 +1,125 @@
+"""FastStream subscribers: trigger events, action results and the zap changelog.
+
+Events and results are consumed in batches (one commit per batch, not per record), which is what
+lets one replica keep up with thousands of events a second. A poison record is dead-lettered on
+its own and the rest of its batch is processed; any other error rewinds the whole batch
+(``NACK_ON_ERROR``), which is safe because runs and results are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
+from kxflow_contracts.results import RESULT_TYPE, ActionResult
+from kxflow_contracts.runtime.kafka import PoisonMessage, dead_letter_record
+from zap_router.adapters.metrics import RouterMetrics
+from zap_router.engine.runner import RunEngine
+from zap_router.engine.zaps import ZapService
+from zap_router.settings import RouterSettings
+
+log = logging.getLogger("kxflow.router.consumers")
+
+
+def _header(record: Any, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode(errors="replace") if isinstance(value, bytes | bytearray) else str(value)
+    return None
+
+
+async def _raw(msg: Any) -> Any:
+    """Decoder that leaves record values alone: handlers decode CloudEvents themselves."""
+    return None
+
+
+def register_consumers(
+    broker: KafkaBroker,
+    settings: RouterSettings,
+    engine: RunEngine,
+    zaps: ZapService,
+    metrics: RouterMetrics,
+) -> None:
+    topics = settings.topics
+    group = {
+        "group_id": settings.group_id,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+        "batch": True,
+        "max_records": settings.event_batch_max,
+        "batch_timeout_ms": settings.batch_timeout_ms,
+        "decoder": _raw,
+    }
+
+    async def dead_letter(record: Any, exc: BaseException) -> None:
+        await dead_letter_record(broker, record, exc)
+        metrics.dead_letter(record.topic, exc)
+
+    @broker.subscriber(topics.kartra_events, topics.xero_events, **group, title="router-trigger-events")
+    async def on_trigger_events(msg: KafkaMessage) -> None:
+        events: list[CloudEvent] = []
+        records: dict[str, Any] = {}
+        for record in msg.raw_message:
+            tenant, ce_type = _header(record, "ce_tenant"), _header(record, "ce_type")
+            if not tenant or not ce_type:
+                await dead_letter(record, EnvelopeError("missing ce_tenant or ce_type header"))
+                continue
+            if not engine.wants(tenant, ce_type):
+                continue  # no zap of this tenant listens to this trigger: skip without decoding
+            try:
+                event = decode(record.value, record.headers)
+            except EnvelopeError as exc:
+                await dead_letter(record, exc)
+                continue
+            events.append(event)
+            records[event.id] = record
+        poison = await engine.on_events(events)
+        for event_id, reason in poison.items():
+            await dead_letter(records[event_id], PoisonMessage(reason))
+
+    @broker.subscriber(topics.action_results, **group, title="router-action-results")
+    async def on_action_results(msg: KafkaMessage) -> None:
+        results: list[tuple[ActionResult, int]] = []
+        for record in msg.raw_message:
+            try:
+                event = decode(record.value, record.headers)
+                if event.type != RESULT_TYPE:
+                    raise PoisonMessage(f"unexpected ce_type {event.type!r} on the results topic")
+                result = ActionResult.model_validate(event.data)
+                _, _, attempt_text = event.id.rpartition(":")
+                attempt = int(attempt_text) if attempt_text.isdigit() else 1
+            except (EnvelopeError, ValidationError, PoisonMessage) as exc:
+                await dead_letter(record, exc)
+                continue
+            results.append((result, attempt))
+        await engine.on_results(results)
+
+    @broker.subscriber(
+        topics.zaps,
+        group_id=None,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw,
+        title="router-zap-changelog",
+    )
+    async def on_zap_change(msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        key = (record.key or b"").decode(errors="replace")
+        _, _, zap_id = key.partition(":")
+        if not record.value:
+            zaps.apply(None, zap_id)
+            return
+        try:
+            zaps.apply(json.loads(record.value))
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable zap changelog record %s at offset %s", key, record.offset)
+        metrics.zaps_loaded.set(len(zaps.index))

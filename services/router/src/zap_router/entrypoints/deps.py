@@ -1,0 +1,76 @@
+"""What HTTP routes need: the wired services, the caller's tenant and token, error mapping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+
+from kxflow_contracts.catalog import Catalog
+from kxflow_contracts.runtime.auth import bearer_tenant
+from zap_router.adapters.connections import DirectoryUnavailable
+from zap_router.adapters.run_store import CursorError, RunStore
+from zap_router.engine.dryrun import EventReader
+from zap_router.engine.runner import ReplayRefused, RunEngine, RunNotFound
+from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound, ZapService
+from zap_router.settings import RouterSettings
+
+
+@dataclass
+class Services:
+    settings: RouterSettings
+    catalog: Catalog
+    zaps: ZapService
+    engine: RunEngine
+    runs: RunStore
+    reader: EventReader
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def caller(request: Request) -> tuple[str, str]:
+    """(tenant, bearer token): the token is passed on to the gateways' connection listings."""
+    tenant = bearer_tenant(lambda: request.app.state.services.settings.api_tokens)(request)
+    return tenant, request.headers["authorization"].partition(" ")[2].strip()
+
+
+def tenant_only(request: Request) -> str:
+    return caller(request)[0]
+
+
+def public_run(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "wake_at")}}
+    if doc.get("wake_at") is not None:
+        out["next_wake_at"] = doc["wake_at"]
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    def handler(code: int, detail: Any = None) -> Any:
+        async def handle(_: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"detail": detail(exc) if callable(detail) else str(exc)}, status_code=code)
+
+        return handle
+
+    app.add_exception_handler(ZapInvalid, handler(422, lambda e: [p.as_dict() for p in e.problems]))
+    app.add_exception_handler(ZapNotFound, handler(404, lambda e: f"zap not found: {e}"))
+    app.add_exception_handler(RunNotFound, handler(404, lambda e: f"run not found: {e}"))
+    app.add_exception_handler(ZapConflict, handler(409))
+    app.add_exception_handler(ReplayRefused, handler(409))
+    app.add_exception_handler(CursorError, handler(400))
+    app.add_exception_handler(DirectoryUnavailable, handler(status.HTTP_503_SERVICE_UNAVAILABLE))
+
+
+__all__ = [
+    "HTTPException",
+    "Services",
+    "caller",
+    "install_error_handlers",
+    "public_run",
+    "services",
+    "tenant_only",
+]

@@ -1,0 +1,158 @@
+"""Composition root: settings, MongoDB, Kafka, the engine, the HTTP app. Wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from kxflow_contracts.catalog import CATALOG, Catalog
+from kxflow_contracts.runtime.http import health_router
+from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
+from zap_router.adapters.event_reader import KafkaEventReader
+from zap_router.adapters.metrics import RouterMetrics
+from zap_router.adapters.publisher import Publisher
+from zap_router.adapters.run_store import RunStore
+from zap_router.adapters.zap_store import ZapStore
+from zap_router.domain.clock import Clock, SystemClock
+from zap_router.domain.matching import MatchIndex
+from zap_router.engine.active import ZapVersions
+from zap_router.engine.dryrun import EventReader
+from zap_router.engine.runner import RunEngine
+from zap_router.engine.zaps import ZapService
+from zap_router.entrypoints import http_catalog, http_runs, http_zaps
+from zap_router.entrypoints.consumers import register_consumers
+from zap_router.entrypoints.deps import Services, install_error_handlers
+from zap_router.settings import RouterSettings
+
+log = logging.getLogger("kxflow.router")
+
+
+async def _every(seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+    """Run ``job`` forever, ``seconds`` apart (the pause is the schedule, not synchronisation)."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; retrying in %ss", name, seconds)
+        await asyncio.sleep(seconds)
+
+
+def create_app(
+    settings: RouterSettings | None = None,
+    *,
+    catalog: Catalog = CATALOG,
+    clock: Clock | None = None,
+    directory: ConnectionDirectory | None = None,
+    reader: EventReader | None = None,
+    run_scheduler: bool = True,
+) -> FastAPI:
+    """The router app; overrides (catalog, clock, connection directory, event reader) are for tests."""
+    settings = settings or RouterSettings()
+    clock = clock or SystemClock()
+    metrics = RouterMetrics()
+    mongo: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, connect=False)
+    db = mongo[settings.mongodb_database]
+    http_client = httpx.AsyncClient()
+    directory = directory or HttpConnectionDirectory(
+        {"kartra": settings.kartra_gateway_url, "xero": settings.xero_gateway_url}, http_client
+    )
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id="kxflow-router", on_dead_letter=metrics.dead_letter
+    )
+    publisher = Publisher(broker, settings.topics)
+    index = MatchIndex()
+    zap_store, run_store = ZapStore(db), RunStore(db["runs"])
+    zaps = ZapService(
+        store=zap_store,
+        runs=run_store,
+        index=index,
+        catalog=catalog,
+        directory=directory,
+        publisher=publisher,
+        clock=clock,
+        policy=settings.auto_disable,
+    )
+    engine = RunEngine(
+        index=index,
+        versions=ZapVersions(zap_store, index, catalog),
+        catalog=catalog,
+        runs=run_store,
+        publisher=publisher,
+        clock=clock,
+        metrics=metrics,
+        ladder=settings.ladder,
+        redispatch_after=timedelta(seconds=settings.redispatch_after_s),
+        deadline=timedelta(seconds=settings.command_deadline_s),
+        on_run_failed=zaps.check_health,
+    )
+    if settings.consume:
+        register_consumers(broker, settings, engine, zaps, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.ensure_topics:
+            await ensure_topics(
+                settings.kafka_bootstrap_servers, settings.topics.specs(settings.topic_partitions)
+            )
+        await zap_store.ensure_indexes()
+        await run_store.ensure_indexes()
+        metrics.zaps_loaded.set(await zaps.reload())  # the index is complete before any event is read
+        await broker.start()
+        tasks = [asyncio.create_task(_every(settings.reconcile_interval_s, zaps.reload, "zap reconcile"))]
+        if run_scheduler:
+            tasks.append(asyncio.create_task(_every(settings.scheduler_interval_s, engine.tick, "scheduler")))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await broker.stop()
+            await http_client.aclose()
+            await mongo.close()
+
+    app = FastAPI(
+        title="kxflow router",
+        version="1.0",
+        description="Zaps, runs, replay and the catalog (DESIGN.md §4-5)",
+        lifespan=lifespan,
+    )
+    app.state.services = Services(
+        settings=settings,
+        catalog=catalog,
+        zaps=zaps,
+        engine=engine,
+        runs=run_store,
+        reader=reader or KafkaEventReader(settings.kafka_bootstrap_servers),
+    )
+    app.state.broker = broker
+    app.state.metrics = metrics
+
+    async def mongo_ping() -> object:
+        return await mongo.admin.command("ping")
+
+    async def kafka_ping() -> object:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("kafka unreachable")
+        return True
+
+    app.include_router(health_router(metrics.registry, {"mongodb": mongo_ping, "kafka": kafka_ping}))
+    app.include_router(http_zaps.router)
+    app.include_router(http_runs.router)
+    app.include_router(http_catalog.router)
+    install_error_handlers(app)
+    return app

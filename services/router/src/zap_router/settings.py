@@ -1,0 +1,51 @@
+"""Router settings (env prefix ``ROUTER_``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kxflow_contracts.runtime.settings import ServiceSettings
+from zap_router.domain.health import AutoDisablePolicy
+from zap_router.domain.retry import parse_ladder
+
+
+class RouterSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", env_file=".env", extra="ignore")
+
+    service_name: str = "zap-router"
+    mongodb_database: str = "kxflow_router"
+    http_port: int = 8010
+    group_id: str = "kxflow-router"
+    kartra_gateway_url: str = "http://127.0.0.1:8020"
+    xero_gateway_url: str = "http://127.0.0.1:8030"
+    consume: bool = Field(default=True, description="Consume events/results (off = API only)")
+    event_batch_max: int = 500
+    batch_timeout_ms: int = 50
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    retry_ladder_seconds: str = Field(
+        default="60,300,1800,7200,21600", description="Autoreplay delays after attempts 1, 2, … (seconds)"
+    )
+    redispatch_after_s: float = Field(
+        default=900.0,
+        description="A dispatched step with no result after this long is sent again (same command id)",
+    )
+    scheduler_interval_s: float = 1.0
+    reconcile_interval_s: float = 30.0
+    command_deadline_s: float = Field(default=86_400.0, description="not_after of a command")
+    auto_disable_min_runs: int = 20
+    auto_disable_ratio: float = 0.95
+    auto_disable_days: float = 7.0
+
+    @property
+    def ladder(self) -> tuple[timedelta, ...]:
+        return parse_ladder(self.retry_ladder_seconds)
+
+    @property
+    def auto_disable(self) -> AutoDisablePolicy:
+        return AutoDisablePolicy(
+            self.auto_disable_min_runs, self.auto_disable_ratio, timedelta(days=self.auto_disable_days)
+        )
