@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kxflow_contracts.topics import DEFAULT_PREFIX, Topics
 
@@ -14,6 +17,8 @@ def parse_token_map(value: object) -> dict[str, str]:
         return {str(k): str(v) for k, v in value.items()}
     if not value:
         return {}
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        return parse_token_map(json.loads(value))
     out: dict[str, str] = {}
     for item in str(value).split(","):
         item = item.strip()
@@ -36,7 +41,10 @@ class ServiceSettings(BaseSettings):
     ensure_topics: bool = True
     mongodb_url: str = "mongodb://127.0.0.1:27027/?directConnection=true"
     mongodb_database: str = ""
-    api_tokens: dict[str, str] = Field(default_factory=dict, description="token:tenant,token:tenant")
+    # NoDecode: env value "token:tenant,..." (or JSON) is parsed by the validator, not as JSON first.
+    api_tokens: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="token:tenant,token:tenant"
+    )
     secret_keys: str = Field(
         default="",
         description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation)",
