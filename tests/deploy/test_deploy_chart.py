@@ -25,16 +25,10 @@ from deploy.deploy_manifests import (
     render,
     validate_manifest,
 )
+from deploy.service_facts import GATEWAYS, SERVICES, settings_fields, unknown_settings
 
 from kxflow_contracts.topics import Topics
 
-SERVICES = {
-    # service → (port, env prefix, consumer group)
-    "router": (8010, "ROUTER_", "kxflow-router"),
-    "kartra-gateway": (8020, "KARTRA_GW_", "kxflow-kartra-gateway"),
-    "xero-gateway": (8030, "XERO_GW_", "kxflow-xero-gateway"),
-}
-GATEWAYS = {"kartra-gateway", "xero-gateway"}
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 
@@ -417,30 +411,13 @@ def test_cached_helm_is_the_version_go_mod_pins(helm_bin: Path) -> None:
     assert build_helm() == helm_bin and helm_bin.stat().st_mtime_ns == mtime, "a cached helm must not rebuild"
 
 
-def _settings_fields() -> dict[str, set[str]]:
-    from kartra_gateway.settings import GatewaySettings
-    from xero_gateway.settings import XeroGatewaySettings
-    from zap_router.settings import RouterSettings
-
-    return {
-        "router": set(RouterSettings.model_fields),
-        "kartra-gateway": set(GatewaySettings.model_fields),
-        "xero-gateway": set(XeroGatewaySettings.model_fields),
-    }
-
-
 @pytest.mark.parametrize("values_set", ["default", "full"])
 def test_every_env_var_the_chart_sets_is_a_real_setting(
     rendered: dict[str, list[Manifest]], values_set: str
 ) -> None:
     """A misspelt variable would be silently ignored by pydantic-settings (extra="ignore")."""
-    fields = _settings_fields()
+    fields = settings_fields()
     for dep in by_kind(rendered[values_set], "Deployment").values():
         svc = _component(dep)
-        prefix = SERVICES[svc][1]
-        unknown = [
-            e["name"]
-            for e in _container(dep)["env"]
-            if e["name"].removeprefix(prefix).lower() not in fields[svc]
-        ]
+        unknown = unknown_settings(svc, [e["name"] for e in _container(dep)["env"]], fields)
         assert not unknown, f"{svc}: {unknown} match no field of its settings class"
