@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from kartra_gateway.usecases.execute import CommandExecutor
@@ -15,7 +17,7 @@ def register_command_consumer(
     extra = {"max_workers": workers} if workers > 1 else {}
 
     @broker.subscriber(topic, group_id=group_id, **CONSUMER_DEFAULTS, **extra)
-    async def on_command(body: bytes, msg: KafkaMessage) -> None:
+    async def on_command(body: Any, msg: KafkaMessage) -> None:  # body: JSON-decoded value, unused
         event = decode_message(msg)  # EnvelopeError → DLQ
         cmd = ActionCommand.model_validate(event.data)  # ValidationError → DLQ
         await executor.handle(cmd)

@@ -129,6 +129,9 @@ class CommandExecutor:
             status, error = ResultStatus.failed, exc.error
         except KartraCallError as exc:
             status, error = ResultStatus.failed, _kartra_error(exc)
+        except Exception as exc:  # a bug or a broken dependency: report it, never leave the claim hanging
+            status = ResultStatus.failed
+            error = ActionError(code="internal_error", message=f"{type(exc).__name__}: {exc}", retryable=True)
         return ActionResult(
             command_id=cmd.command_id,
             run_id=cmd.run_id,
@@ -153,7 +156,11 @@ class CommandExecutor:
             inp = entry.input_model.model_validate(cmd.input)
         except ValidationError as exc:
             problems = [f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()]
-            raise Failed("invalid_input", "; ".join(problems), details=exc.errors(include_url=False)) from exc
+            raise Failed(
+                "invalid_input",
+                "; ".join(problems),
+                details=exc.errors(include_url=False, include_context=False),
+            ) from exc
         ctx = Context(self._client, self._connections.credentials(conn), reexecution)
         special = _SPECIAL.get(cmd.action)
         output = await special(ctx, inp) if special else await _single(ctx, SPECS[cmd.action], inp)
