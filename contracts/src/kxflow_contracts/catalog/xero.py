@@ -1,5 +1,627 @@
-"""Xero catalog entries (filled in by the xero-gateway work)."""
+"""Xero catalog: every trigger, action and search of Zapier's "Kartra + Xero" integration.
 
-from kxflow_contracts.catalog.base import CatalogEntry
+The ``upstream`` of each entry names the Xero endpoint (see ``../shared/reference/xero.md`` §9 for
+the T/A/S numbers in the descriptions). Triggers publish the event models of
+``kxflow_contracts.events.xero``; actions take the Xero request fields themselves.
+"""
 
-ENTRIES: list[CatalogEntry] = []
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from kxflow_contracts.catalog.base import CatalogEntry, Delivery, Kind, NoParams, OpenModel
+from kxflow_contracts.events import xero as ev
+from kxflow_contracts.models import xero as m
+from kxflow_contracts.models import xero_actions as a
+
+_CONTACT_ID = "8138a266-fb42-49b2-a104-014b7045753d"
+_INVOICE_ID = "4f7b2a7e-2d3a-4a36-9a5b-0a5f4a1c8b11"
+
+
+class OverdueParams(OpenModel):
+    days_overdue: int = 1
+
+
+class StatusParams(OpenModel):
+    status: str | None = None
+
+
+class PaymentTypeParams(OpenModel):
+    payment_type: str | None = None
+
+
+class BankTransactionParams(OpenModel):
+    status: str | None = None
+    type: str | None = None
+
+
+class CreditNoteParams(OpenModel):
+    status: str | None = None
+    type: str | None = None
+
+
+class ReportParams(OpenModel):
+    report_type: str = "ProfitAndLoss"
+
+
+class ProjectParams(OpenModel):
+    state: str | None = None
+
+
+class PayslipParams(OpenModel):
+    pay_run_status: str | None = None
+
+
+def _trigger(
+    key: str,
+    name: str,
+    description: str,
+    params: type[BaseModel],
+    event: type[BaseModel],
+    delivery: Delivery,
+    upstream: str,
+    param_fields: dict[str, str] | None = None,
+    example: dict[str, Any] | None = None,
+) -> CatalogEntry:
+    return CatalogEntry(
+        key=key,
+        app="xero",
+        kind=Kind.trigger,
+        display_name=name,
+        description=description,
+        input_model=params,
+        output_model=event,
+        example=example or {"connection_id": "xero-acme-au", "origin": delivery.value, "xero_tenant_id": "…"},
+        delivery=delivery,
+        param_fields=param_fields or {},
+        upstream=upstream,
+    )
+
+
+def _action(
+    key: str,
+    name: str,
+    description: str,
+    input_model: type[BaseModel],
+    output_model: type[BaseModel],
+    upstream: str,
+    example: dict[str, Any],
+    kind: Kind = Kind.action,
+) -> CatalogEntry:
+    return CatalogEntry(
+        key=key,
+        app="xero",
+        kind=kind,
+        display_name=name,
+        description=description,
+        input_model=input_model,
+        output_model=output_model,
+        example=example,
+        writes=kind is Kind.action,
+        upstream=upstream,
+    )
+
+
+_LINE = {"Description": "Course", "Quantity": 1, "UnitAmount": 49.5, "AccountCode": "200"}
+_WH = Delivery.webhook
+_POLL = Delivery.poll
+
+TRIGGERS = [
+    _trigger(
+        "xero.sales_invoice.created",
+        "New Sales Invoice",
+        "T10: a sales invoice (ACCREC) is created.",
+        StatusParams,
+        ev.InvoiceEvent,
+        _WH,
+        "webhook INVOICE CREATE → GET /Invoices?IDs=",
+        {"status": "invoice.Status"},
+    ),
+    _trigger(
+        "xero.sales_invoice.updated",
+        "Updated Sales Invoice",
+        "T5: a sales invoice (ACCREC) changes.",
+        StatusParams,
+        ev.InvoiceEvent,
+        _WH,
+        "webhook INVOICE UPDATE → GET /Invoices?IDs=",
+        {"status": "invoice.Status"},
+    ),
+    _trigger(
+        "xero.bill.created",
+        "New Bill",
+        "A bill (ACCPAY invoice) is created.",
+        StatusParams,
+        ev.InvoiceEvent,
+        _WH,
+        "webhook INVOICE CREATE → GET /Invoices?IDs=",
+        {"status": "invoice.Status"},
+    ),
+    _trigger(
+        "xero.contact.created",
+        "New Contact",
+        "A contact is created.",
+        NoParams,
+        ev.ContactEvent,
+        _WH,
+        "webhook CONTACT CREATE → GET /Contacts?IDs=",
+    ),
+    _trigger(
+        "xero.contact.updated",
+        "New or Updated Contact",
+        "A contact changes.",
+        NoParams,
+        ev.ContactEvent,
+        _WH,
+        "webhook CONTACT UPDATE → GET /Contacts?IDs=",
+    ),
+    _trigger(
+        "xero.credit_note.created",
+        "New Credit Note",
+        "T6: a credit note is created (by type/status).",
+        CreditNoteParams,
+        ev.CreditNoteEvent,
+        _WH,
+        "webhook CREDITNOTE → GET /CreditNotes?IDs=",
+        {"status": "credit_note.Status", "type": "credit_note.Type"},
+    ),
+    _trigger(
+        "xero.sales_invoice.overdue",
+        "Overdue Sales Invoice",
+        "T1: a sales invoice is overdue by the given number of days (one event per invoice and day).",
+        OverdueParams,
+        ev.OverdueInvoiceEvent,
+        _POLL,
+        'GET /Invoices?Statuses=AUTHORISED&where=Type=="ACCREC"&&DueDate<DateTime(..)',
+        {"days_overdue": "days_overdue"},
+    ),
+    _trigger(
+        "xero.payslip.created",
+        "New Payslip",
+        "T2: a posted pay run's payslips (Payroll AU).",
+        PayslipParams,
+        ev.PayslipEvent,
+        _POLL,
+        "GET payroll/PayRuns → GET payroll/PayRuns/{id}",
+        {"pay_run_status": "pay_run.PayRunStatus"},
+    ),
+    _trigger(
+        "xero.purchase_order.status_entered",
+        "New Purchase Order",
+        "T3: a purchase order is created or enters a status for the first time.",
+        StatusParams,
+        ev.PurchaseOrderEvent,
+        _POLL,
+        "GET /PurchaseOrders + If-Modified-Since",
+        {"status": "purchase_order.Status"},
+    ),
+    _trigger(
+        "xero.payment.created",
+        "New Payment",
+        "T4a: a payment is made (by payment type).",
+        PaymentTypeParams,
+        ev.PaymentEvent,
+        _POLL,
+        "GET /Payments + If-Modified-Since",
+        {"payment_type": "payment.PaymentType"},
+    ),
+    _trigger(
+        "xero.payment.reconciled",
+        "New Reconciled Payment",
+        "T4b: a payment is reconciled.",
+        PaymentTypeParams,
+        ev.PaymentEvent,
+        _POLL,
+        "GET /Payments?where=IsReconciled==true",
+        {"payment_type": "payment.PaymentType"},
+    ),
+    _trigger(
+        "xero.bank_transaction.created",
+        "New Bank Transaction",
+        "T6: a bank transaction (by status/type).",
+        BankTransactionParams,
+        ev.BankTransactionEvent,
+        _POLL,
+        "GET /BankTransactions + If-Modified-Since",
+        {"status": "bank_transaction.Status", "type": "bank_transaction.Type"},
+    ),
+    _trigger(
+        "xero.report.updated",
+        "New Report",
+        "T7: a report's figures change.",
+        ReportParams,
+        ev.ReportEvent,
+        _POLL,
+        "GET /Reports/{ReportType}",
+        {"report_type": "report_type"},
+    ),
+    _trigger(
+        "xero.project.created",
+        "New Project",
+        "T8: a project is created (by state).",
+        ProjectParams,
+        ev.ProjectEvent,
+        _POLL,
+        "GET projects/Projects?states=",
+        {"state": "project.status"},
+    ),
+    _trigger(
+        "xero.quote.created",
+        "New Quote",
+        "T9: a quote is created or enters a status.",
+        StatusParams,
+        ev.QuoteEvent,
+        _POLL,
+        "GET /Quotes + If-Modified-Since",
+        {"status": "quote.Status"},
+    ),
+    _trigger(
+        "xero.payroll_au.employee.created",
+        "New Employee (AU)",
+        "An AU payroll employee is added.",
+        NoParams,
+        ev.EmployeeEvent,
+        _POLL,
+        "GET payroll/Employees + If-Modified-Since",
+    ),
+]
+
+_INV_OUT = {"InvoiceID": _INVOICE_ID, "InvoiceNumber": "INV-0001", "Status": "AUTHORISED", "Total": 49.5}
+
+ACTIONS = [
+    _action(
+        "xero.sales_invoice.add_items",
+        "Add Items to Existing Sales Invoice",
+        "A1",
+        a.AddItemsInput,
+        m.Invoice,
+        "GET /Invoices/{id} → POST /Invoices/{id}",
+        {"InvoiceID": _INVOICE_ID, "LineItems": [_LINE]},
+    ),
+    _action(
+        "xero.item.create",
+        "Create Item",
+        "A2",
+        a.ItemInput,
+        m.Item,
+        "PUT /Items",
+        {"Code": "COURSE", "Name": "Course"},
+    ),
+    _action(
+        "xero.item.upsert",
+        "Create/Update Item",
+        "A3: update the item with this Code, else create it.",
+        a.ItemInput,
+        m.Item,
+        "POST /Items",
+        {"Code": "COURSE", "Name": "Course"},
+    ),
+    _action(
+        "xero.item.find_or_create",
+        "Find or Create Item",
+        "A4/S7",
+        a.ItemInput,
+        m.Item,
+        'GET /Items?where=Code=="x" → PUT /Items',
+        {"Code": "COURSE", "Name": "Course"},
+    ),
+    _action(
+        "xero.bank_transaction.create",
+        "Create Bank Transaction",
+        "A5",
+        a.BankTransactionCreateInput,
+        m.BankTransaction,
+        "PUT /BankTransactions",
+        {
+            "Type": "RECEIVE",
+            "Contact": {"ContactID": _CONTACT_ID},
+            "BankAccount": {"Code": "090"},
+            "LineItems": [_LINE],
+        },
+    ),
+    _action(
+        "xero.contact.upsert",
+        "Create/Update Contact",
+        "A6",
+        a.ContactInput,
+        m.Contact,
+        "POST /Contacts",
+        {"Name": "Ada Lovelace", "EmailAddress": "ada@example.com"},
+    ),
+    _action(
+        "xero.quote.create",
+        "Create New Quote Draft",
+        "A7",
+        a.QuoteCreateInput,
+        m.Quote,
+        "PUT /Quotes",
+        {"Contact": {"ContactID": _CONTACT_ID}, "Date": "2026-11-01", "LineItems": [_LINE]},
+    ),
+    _action(
+        "xero.quote.update",
+        "Update Quote",
+        "A8",
+        a.QuoteUpdateInput,
+        m.Quote,
+        "POST /Quotes/{QuoteID}",
+        {"QuoteID": "…", "Contact": {"ContactID": _CONTACT_ID}, "Date": "2026-11-01", "Title": "New"},
+    ),
+    _action(
+        "xero.credit_note.allocation.delete",
+        "Delete Credit Note Allocation",
+        "A9",
+        a.DeleteAllocationInput,
+        m.Allocation,
+        "DELETE /CreditNotes/{CreditNoteID}/Allocations/{AllocationID}",
+        {"CreditNoteID": "…", "AllocationID": "…"},
+    ),
+    _action(
+        "xero.payroll_au.employee.create",
+        "Create Employee (AU)",
+        "A10",
+        a.EmployeeCreateInput,
+        m.Employee,
+        "POST payroll/Employees",
+        {"FirstName": "Ada", "LastName": "L", "DateOfBirth": "1990-01-02"},
+    ),
+    _action(
+        "xero.payroll_au.employee.update",
+        "Update Employee (AU)",
+        "A11",
+        a.EmployeeUpdateInput,
+        m.Employee,
+        "POST payroll/Employees/{EmployeeID}",
+        {"EmployeeID": "…", "JobTitle": "Engineer"},
+    ),
+    _action(
+        "xero.bill.create",
+        "Create Bill",
+        "A12",
+        a.BillCreateInput,
+        m.Invoice,
+        "PUT /Invoices (ACCPAY)",
+        {"Contact": {"ContactID": _CONTACT_ID}, "Status": "AUTHORISED", "LineItems": [_LINE]},
+    ),
+    _action(
+        "xero.payment.create",
+        "Create Payment",
+        "A13",
+        a.PaymentCreateInput,
+        m.Payment,
+        "PUT /Payments",
+        {
+            "Invoice": {"InvoiceID": _INVOICE_ID},
+            "Account": {"Code": "090"},
+            "Amount": 49.5,
+            "Date": "2026-11-01",
+        },
+    ),
+    _action(
+        "xero.purchase_order.create",
+        "Create Purchase Order",
+        "A14",
+        a.PurchaseOrderCreateInput,
+        m.PurchaseOrder,
+        "PUT /PurchaseOrders",
+        {"Contact": {"ContactID": _CONTACT_ID}, "LineItems": [_LINE]},
+    ),
+    _action(
+        "xero.purchase_order.update",
+        "Update Purchase Order",
+        "A15",
+        a.PurchaseOrderUpdateInput,
+        m.PurchaseOrder,
+        "POST /PurchaseOrders/{PurchaseOrderID}",
+        {"PurchaseOrderID": "…", "Status": "SUBMITTED"},
+    ),
+    _action(
+        "xero.attachment.upload",
+        "Upload File",
+        "A16",
+        a.AttachmentUploadInput,
+        m.Attachment,
+        "PUT /{ResourceType}/{ResourceID}/Attachments/{FileName}",
+        {
+            "ResourceType": "Invoices",
+            "ResourceID": _INVOICE_ID,
+            "FileName": "receipt.pdf",
+            "ContentBase64": "JVBERi0xLjQK",
+            "MimeType": "application/pdf",
+        },
+    ),
+    _action(
+        "xero.sales_invoice.note.add",
+        "Add Note to Invoice",
+        "A17",
+        a.InvoiceNoteInput,
+        m.HistoryRecord,
+        "PUT /Invoices/{InvoiceID}/History",
+        {"InvoiceID": _INVOICE_ID, "Note": "Paid via Kartra"},
+    ),
+    _action(
+        "xero.credit_note.allocate",
+        "Allocate Credit Note",
+        "A18",
+        a.AllocateCreditNoteInput,
+        m.Allocation,
+        "PUT /CreditNotes/{CreditNoteID}/Allocations",
+        {"CreditNoteID": "…", "InvoiceID": _INVOICE_ID, "Amount": 10, "Date": "2026-11-01"},
+    ),
+    _action(
+        "xero.bank_transfer.create",
+        "Create Bank Transfer",
+        "A19",
+        a.BankTransferCreateInput,
+        m.BankTransfer,
+        "PUT /BankTransfers",
+        {"FromBankAccount": {"Code": "090"}, "ToBankAccount": {"Code": "091"}, "Amount": 100},
+    ),
+    _action(
+        "xero.account.create",
+        "Create Account",
+        "A20",
+        a.AccountCreateInput,
+        m.Account,
+        "PUT /Accounts",
+        {"Code": "201", "Name": "Course sales", "Type": "REVENUE"},
+    ),
+    _action(
+        "xero.credit_note.create",
+        "Create Credit Note",
+        "A21",
+        a.CreditNoteCreateInput,
+        m.CreditNote,
+        "PUT /CreditNotes",
+        {"Type": "ACCRECCREDIT", "Contact": {"ContactID": _CONTACT_ID}, "LineItems": [_LINE]},
+    ),
+    _action(
+        "xero.sales_invoice.email",
+        "Send Sales Invoice by Email",
+        "A22",
+        a.InvoiceEmailInput,
+        a.EmailSent,
+        "POST /Invoices/{InvoiceID}/Email",
+        {"InvoiceID": _INVOICE_ID},
+    ),
+    _action(
+        "xero.sales_invoice.create",
+        "Create Sales Invoice",
+        "A23",
+        a.SalesInvoiceCreateInput,
+        m.Invoice,
+        "PUT /Invoices (ACCREC)",
+        {"Contact": {"ContactID": _CONTACT_ID}, "Status": "AUTHORISED", "LineItems": [_LINE]},
+    ),
+    _action(
+        "xero.project.create",
+        "Create Project",
+        "A24",
+        a.ProjectCreateInput,
+        m.Project,
+        "POST projects/Projects",
+        {"contactId": _CONTACT_ID, "name": "Website"},
+    ),
+    _action(
+        "xero.repeating_invoice.create",
+        "Create Repeating Invoice",
+        "A25",
+        a.RepeatingInvoiceCreateInput,
+        m.RepeatingInvoice,
+        "PUT /RepeatingInvoices",
+        {
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Schedule": {
+                "Period": 1,
+                "Unit": "MONTHLY",
+                "DueDate": 10,
+                "DueDateType": "DAYSAFTERBILLDATE",
+                "StartDate": "2026-12-01",
+            },
+            "LineItems": [_LINE],
+        },
+    ),
+    _action(
+        "xero.sales_invoice.update",
+        "Update Sales Invoice",
+        "A26",
+        a.SalesInvoiceUpdateInput,
+        m.Invoice,
+        "POST /Invoices/{InvoiceID}",
+        {"InvoiceID": _INVOICE_ID, "Reference": "Kartra #42"},
+    ),
+    _action(
+        "xero.api_request",
+        "API Request (Beta)",
+        "A27: any Xero API call; auth and tenant injected; only https://api.xero.com.",
+        a.ApiRequestInput,
+        a.ApiRequestOutput,
+        "any https://api.xero.com/*",
+        {"Method": "GET", "URL": "https://api.xero.com/api.xro/2.0/Organisation"},
+    ),
+    _action(
+        "xero.contact.find_or_create",
+        "Find or Create Contact",
+        "S6",
+        a.FindOrCreateContactInput,
+        m.Contact,
+        "GET /Contacts?searchTerm= → PUT /Contacts",
+        {"Name": "Ada Lovelace", "EmailAddress": "ada@example.com"},
+    ),
+]
+
+SEARCHES = [
+    _action(
+        "xero.contact.find",
+        "Find Contact",
+        "S2/S5: by ContactID, Name or EmailAddress.",
+        a.FindContactInput,
+        m.Contact,
+        "GET /Contacts/{id} | GET /Contacts?searchTerm=",
+        {"EmailAddress": "ada@example.com"},
+        Kind.search,
+    ),
+    _action(
+        "xero.invoice.find",
+        "Find Invoice",
+        "S4: by id, number or reference; optionally PDF and online URL.",
+        a.FindInvoiceInput,
+        a.InvoiceWithExtras,
+        "GET /Invoices/{id} (+Accept: application/pdf, /OnlineInvoice)",
+        {"InvoiceNumber": "INV-0001", "IncludePDF": True},
+        Kind.search,
+    ),
+    _action(
+        "xero.item.find",
+        "Find Item",
+        "S1: by Code or Name.",
+        a.FindItemInput,
+        m.Item,
+        'GET /Items?where=Code=="x"',
+        {"Code": "COURSE"},
+        Kind.search,
+    ),
+    _action(
+        "xero.organisation.find",
+        "Find Organization",
+        "S3",
+        NoParams,
+        m.Organisation,
+        "GET /Organisation",
+        {},
+        Kind.search,
+    ),
+    _action(
+        "xero.quote.find",
+        "Find Quote",
+        "S1: by quote number or id.",
+        a.FindByNumberInput,
+        m.Quote,
+        "GET /Quotes?QuoteNumber=",
+        {"Number": "QU-0001"},
+        Kind.search,
+    ),
+    _action(
+        "xero.purchase_order.find",
+        "Find Purchase Order",
+        "S1: by number or id.",
+        a.FindByNumberInput,
+        m.PurchaseOrder,
+        "GET /PurchaseOrders/{number}",
+        {"Number": "PO-0001"},
+        Kind.search,
+    ),
+    _action(
+        "xero.account.find",
+        "Find Account",
+        "S1: by Code or Name.",
+        a.FindAccountInput,
+        m.Account,
+        'GET /Accounts?where=Code=="x"',
+        {"Code": "090"},
+        Kind.search,
+    ),
+]
+
+ENTRIES: list[CatalogEntry] = [*TRIGGERS, *ACTIONS, *SEARCHES]

@@ -1,0 +1,77 @@
+"""Xero trigger events (``kxflow.xero.events.v1``): one model per trigger, each a resource snapshot.
+
+``xero_tenant_id`` names the organisation; ``origin`` says whether it came from a webhook, a poll,
+the reconciliation poll or a backfill.
+"""
+
+from __future__ import annotations
+
+from kxflow_contracts.events.base import TriggerEvent
+from kxflow_contracts.models.xero import (
+    BankTransaction,
+    Contact,
+    CreditNote,
+    Employee,
+    Invoice,
+    Payment,
+    PayRun,
+    Payslip,
+    Project,
+    PurchaseOrder,
+    Quote,
+    Report,
+)
+
+
+class XeroEvent(TriggerEvent):
+    xero_tenant_id: str
+
+
+class InvoiceEvent(XeroEvent):
+    invoice: Invoice
+
+
+class OverdueInvoiceEvent(InvoiceEvent):
+    days_overdue: int
+
+
+class ContactEvent(XeroEvent):
+    contact: Contact
+
+
+class CreditNoteEvent(XeroEvent):
+    credit_note: CreditNote
+
+
+class PaymentEvent(XeroEvent):
+    payment: Payment
+
+
+class PurchaseOrderEvent(XeroEvent):
+    purchase_order: PurchaseOrder
+
+
+class QuoteEvent(XeroEvent):
+    quote: Quote
+
+
+class BankTransactionEvent(XeroEvent):
+    bank_transaction: BankTransaction
+
+
+class ProjectEvent(XeroEvent):
+    project: Project
+
+
+class ReportEvent(XeroEvent):
+    report: Report
+    report_type: str
+
+
+class PayslipEvent(XeroEvent):
+    pay_run: PayRun
+    payslip: Payslip
+
+
+class EmployeeEvent(XeroEvent):
+    employee: Employee

@@ -1,0 +1,17 @@
+"""``python -m xero_gateway``: the gateway under uvicorn (port ``XERO_GW_HTTP_PORT``, default 8030)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from xero_gateway.main import create_app
+from xero_gateway.settings import XeroGatewaySettings
+
+
+def main() -> None:
+    settings = XeroGatewaySettings()
+    uvicorn.run(create_app(settings, configure_logs=True), host=settings.http_host, port=settings.http_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Publishing to Kafka: trigger events, raw webhook batches and action results (acks=all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from kxflow_contracts.commands import ActionCommand
+from kxflow_contracts.envelope import CloudEvent
+from kxflow_contracts.results import RESULT_TYPE, ActionResult
+from kxflow_contracts.runtime.kafka import publish_event
+from kxflow_contracts.topics import Topics
+
+
+class Publisher:
+    def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.events_published = 0
+
+    async def event(self, event: CloudEvent, key: str) -> None:
+        await publish_event(self.broker, self.topics.xero_events, event, key)
+        self.events_published += 1
+
+    async def raw_webhook(self, body: bytes, key: str, headers: dict[str, str]) -> Any:
+        return await self.broker.publish(
+            body,
+            self.topics.xero_webhooks_raw,
+            key=key.encode(),
+            headers={"content-type": "application/json", **headers},
+        )
+
+    async def result(self, cmd: ActionCommand, result: ActionResult) -> None:
+        event = CloudEvent(
+            id=f"{cmd.command_id}:{cmd.attempt}",
+            source="/xero-gateway",
+            type=RESULT_TYPE,
+            subject=cmd.command_id,
+            tenant=cmd.tenant,
+            data=result,
+        )
+        await publish_event(self.broker, self.topics.action_results, event, cmd.run_id)

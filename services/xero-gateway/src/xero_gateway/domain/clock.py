@@ -1,0 +1,31 @@
+"""A clock in virtual seconds whose speed is a setting (tests run a Xero minute in a second)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+class Clock:
+    def __init__(
+        self,
+        speed: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleeper: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("clock speed must be positive")
+        self.speed = speed
+        self._monotonic = monotonic
+        self._sleeper = sleeper
+        self._origin = monotonic()
+
+    def now(self) -> float:
+        return (self._monotonic() - self._origin) * self.speed
+
+    def real(self, virtual_seconds: float) -> float:
+        return max(0.0, virtual_seconds) / self.speed
+
+    async def sleep(self, virtual_seconds: float) -> None:
+        await self._sleeper(self.real(virtual_seconds))

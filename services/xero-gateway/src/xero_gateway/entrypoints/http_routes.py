@@ -1,0 +1,93 @@
+"""HTTP routes: OAuth connect/callback, the Xero webhook, connections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+
+from xero_gateway.domain.signature import verify
+from xero_gateway.domain.webhooks import parse_batch
+from xero_gateway.service_layer.connect import ConnectService
+
+
+class DailyLimit(BaseModel):
+    per_day: int | None = Field(
+        default=None, ge=1, description="Lower tier (e.g. 1000 for Starter); null = default"
+    )
+
+
+def build_router(
+    connect: ConnectService,
+    tenant_dep: Callable[..., str],
+    webhook_key: str,
+    publisher: Any,
+    on_webhook: Callable[[int], None],
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/v1/xero/connect", tags=["connections"])
+    async def start_connect(tenant: str = Depends(tenant_dep)) -> RedirectResponse:
+        """Redirects to Xero's consent page; Xero comes back to ``/v1/xero/callback``."""
+        return RedirectResponse(await connect.authorize_url(tenant), status_code=302)
+
+    @router.post("/v1/xero/connect", tags=["connections"])
+    async def start_connect_json(tenant: str = Depends(tenant_dep)) -> dict[str, str]:
+        return {"authorize_url": await connect.authorize_url(tenant)}
+
+    @router.get("/v1/xero/callback", tags=["connections"])
+    async def callback(state: str = "", code: str = "", error: str = "") -> dict[str, Any]:
+        if error:
+            raise HTTPException(400, f"Xero refused the authorisation: {error}")
+        if not state or not code:
+            raise HTTPException(400, "the callback needs both code and state")
+        conns = await connect.complete(state, code)
+        if conns is None:
+            raise HTTPException(400, "unknown or used OAuth state (start again at /v1/xero/connect)")
+        return {"connections": [c.public() for c in conns]}
+
+    @router.post("/v1/xero/custom-connection", tags=["connections"])
+    async def custom_connection(tenant: str = Depends(tenant_dep)) -> dict[str, Any]:
+        """Custom connection (client credentials, single organisation)."""
+        conns = await connect.custom(tenant)
+        return {"connections": [c.public() for c in conns]}
+
+    @router.get("/v1/connections", tags=["connections"])
+    async def list_connections(tenant: str = Depends(tenant_dep)) -> list[dict[str, Any]]:
+        return [c.public() for c in await connect.repos.list(tenant)]
+
+    @router.put("/v1/connections/{connection_id}/daily-limit", tags=["connections"])
+    async def daily_limit(
+        connection_id: str, body: DailyLimit, tenant: str = Depends(tenant_dep)
+    ) -> dict[str, Any]:
+        if not await connect.set_daily_limit(tenant, connection_id, body.per_day):
+            raise HTTPException(404, f"no connection {connection_id!r}")
+        return {"id": connection_id, "daily_limit": body.per_day}
+
+    @router.post("/v1/webhooks/xero", tags=["webhooks"], status_code=200)
+    async def xero_webhook(request: Request) -> Response:
+        """Signature over the raw body; 401 on a bad one (intent-to-receive included); the raw batch
+        is on Kafka before the 200; hydration happens afterwards."""
+        body = await request.body()
+        if not verify(webhook_key, body, request.headers.get("x-xero-signature")):
+            return Response(status_code=401)
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError:
+            return Response(status_code=400, content=b"body is not JSON")
+        events = parse_batch(payload) if isinstance(payload, dict) else []
+        if events:
+            try:
+                await publisher.raw_webhook(
+                    body, events[0].tenant_id, {"ce_source": "/xero-gateway/webhooks"}
+                )
+            except Exception:
+                return Response(status_code=503)
+        on_webhook(len(events))
+        return Response(status_code=200)
+
+    return router

@@ -1,0 +1,160 @@
+"""Composition root of xero-gateway: settings → clients → scheduler → use cases → routes and
+subscribers. Wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from pymongo import AsyncMongoClient
+
+from kxflow_contracts.runtime.auth import bearer_tenant
+from kxflow_contracts.runtime.dedupe import SeenKeys
+from kxflow_contracts.runtime.http import health_router
+from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.ledger import ActionLedger
+from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
+from kxflow_contracts.runtime.secrets import SecretBox
+from kxflow_contracts.runtime.telemetry import instrument_httpx_client, make_tracer_provider
+from xero_gateway.adapters.identity import IdentityClient
+from xero_gateway.adapters.metrics import Metrics
+from xero_gateway.adapters.publisher import Publisher
+from xero_gateway.adapters.repositories import Repositories
+from xero_gateway.adapters.xero_api import XeroApi
+from xero_gateway.domain.budget import AppBudget, OrgBudget
+from xero_gateway.domain.clock import Clock
+from xero_gateway.entrypoints import consumers
+from xero_gateway.entrypoints.http_routes import build_router
+from xero_gateway.service_layer.connect import ConnectService
+from xero_gateway.service_layer.executor import Executor
+from xero_gateway.service_layer.hydrator import Hydrator
+from xero_gateway.service_layer.poller import Poller
+from xero_gateway.service_layer.scheduler import Scheduler
+from xero_gateway.service_layer.tokens import TokenManager
+from xero_gateway.settings import XeroGatewaySettings
+
+
+def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) -> FastAPI:
+    """``overrides``: ``tracer_provider``, ``http_client``, ``clock``, ``configure_logs`` (tests)."""
+    settings = settings or XeroGatewaySettings()
+    if overrides.get("configure_logs", False):
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    REDACTOR.register(settings.client_secret, settings.webhook_key)
+    provider: TracerProvider = overrides.get("tracer_provider") or make_tracer_provider(
+        settings.service_name, settings.otlp_endpoint
+    )
+    metrics = Metrics()
+    clock: Clock = overrides.get("clock") or Clock(settings.clock_speed)
+    http = overrides.get("http_client") or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+    instrument_httpx_client(http, provider)
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_url, serverSelectionTimeoutMS=20000)
+    db = mongo[settings.mongodb_database]
+    repos = Repositories(db, SecretBox(settings.secret_keys))
+    identity = IdentityClient(
+        http,
+        settings.identity_base_url,
+        settings.login_base_url,
+        settings.api_base_url,
+        settings.client_id,
+        settings.client_secret,
+    )
+    tokens = TokenManager(
+        repos, identity, settings.scopes, settings.token_refresh_skew_seconds, settings.refresh_lease_seconds
+    )
+    scheduler = Scheduler(
+        clock,
+        lambda: OrgBudget(
+            settings.per_minute, settings.per_day, settings.concurrent, settings.window_margin_seconds
+        ),
+        AppBudget(settings.app_per_minute, settings.window_margin_seconds),
+    )
+    api = XeroApi(http, settings.api_base_url, scheduler, tokens, settings.max_attempts)
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
+        on_dead_letter=lambda topic, _exc: metrics.dead_letters.labels(topic).inc(),
+    )
+    publisher = Publisher(broker, settings.topics)
+    seen = SeenKeys(db["seen_keys"])
+    executor = Executor(api, repos, ActionLedger(db["action_ledger"]))
+    hydrator = Hydrator(api, repos, seen, publisher)
+    poller = Poller(api, repos, seen, hydrator, settings, clock)
+    connect = ConnectService(
+        repos,
+        identity,
+        f"{settings.public_url.rstrip('/')}/v1/xero/callback",
+        settings.scopes,
+        on_limit=lambda org, per_day: scheduler.budget(org).set_daily_limit(per_day or settings.per_day),
+    )
+    consumers.register(
+        broker,
+        settings.topics,
+        executor,
+        hydrator,
+        publisher,
+        on_result=lambda status: metrics.results.labels(status).inc(),
+    )
+
+    async def refresh_metrics() -> None:
+        while True:
+            now = clock.now()
+            for org, budget in scheduler.orgs().items():
+                metrics.minute_left.labels(org).set(budget.minute.remaining(now))
+                metrics.day_left.labels(org).set(budget.day.remaining(now))
+                metrics.queued.labels(org).set(scheduler.queued(org))
+                metrics.throttled.labels(org).set(budget.throttled)
+            with contextlib.suppress(Exception):
+                metrics.needs_reauth.set(await db["connections"].count_documents({"status": "needs_reauth"}))
+            await asyncio.sleep(2)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.ensure_topics:
+            await ensure_topics(
+                settings.kafka_bootstrap_servers, settings.topics.specs(settings.topic_partitions)
+            )
+        for conn in await repos.list():
+            if conn.daily_limit:
+                scheduler.budget(conn.xero_tenant_id).set_daily_limit(conn.daily_limit)
+        await broker.start()
+        tasks = [asyncio.create_task(refresh_metrics())]
+        if settings.poll_enabled:
+            tasks.append(asyncio.create_task(poller.run()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await broker.stop()
+            if "http_client" not in overrides:
+                await http.aclose()
+            await mongo.close()
+
+    app = FastAPI(title="kxflow xero-gateway", version="1.0", lifespan=lifespan)
+    tenant_dep = bearer_tenant(lambda: settings.api_tokens)
+    app.include_router(
+        build_router(
+            connect, tenant_dep, settings.webhook_key, publisher, lambda n: metrics.webhook_events.inc(n)
+        )
+    )
+
+    async def mongo_ready() -> None:
+        await db.command("ping")
+
+    app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready}))
+    app.state.scheduler = scheduler
+    app.state.repos = repos
+    app.state.api = api
+    app.state.publisher = publisher
+    app.state.poller = poller
+    return app

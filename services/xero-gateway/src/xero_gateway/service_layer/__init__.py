@@ -1,0 +1,1 @@
+"""Use cases: the scheduler, tokens, action execution, hydration and polling (domain + adapters)."""

@@ -1,0 +1,382 @@
+"""Executing one action command: ledger claim → Xero call(s) → typed output → ledger → result.
+
+Simple actions run from their table row (``domain.actions.SPECS``); composite ones are the small
+functions in ``COMPOSITES``, each built on the same ``_send``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ValidationError
+
+from kxflow_contracts.catalog import CATALOG, CatalogError
+from kxflow_contracts.commands import ActionCommand
+from kxflow_contracts.results import ActionError, ActionResult, ResultStatus
+from kxflow_contracts.runtime.ledger import ActionLedger, Decision
+from xero_gateway.adapters.repositories import Connection, Repositories
+from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
+from xero_gateway.domain import actions as act
+from xero_gateway.domain.errors import NEEDS_REAUTH, body_of, classify, element_errors
+from xero_gateway.service_layer.tokens import NeedsReauth
+
+
+class Failed(Exception):
+    def __init__(self, error: ActionError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class Busy(Exception):
+    """Another consumer is executing this command right now (around a rebalance)."""
+
+
+class Executor:
+    def __init__(self, api: XeroApi, repos: Repositories, ledger: ActionLedger) -> None:
+        self.api = api
+        self.repos = repos
+        self.ledger = ledger
+
+    async def handle(self, cmd: ActionCommand) -> ActionResult:
+        claim = await self.ledger.claim(cmd)
+        if claim.decision is Decision.replay and claim.result is not None:
+            return claim.result
+        if claim.decision is Decision.busy:
+            raise Busy(cmd.command_id)
+        result = await self.execute(cmd)
+        await self.ledger.complete(cmd, result)
+        return result
+
+    async def execute(self, cmd: ActionCommand) -> ActionResult:
+        started = time.monotonic()
+        status, output, error = ResultStatus.succeeded, None, None
+        try:
+            output = await self._run(cmd)
+            if output is None:
+                status = ResultStatus.not_found
+        except Failed as exc:
+            status, error = ResultStatus.failed, exc.error
+            if error.code == "not_found" and CATALOG.get(cmd.action).kind.value == "search":
+                status, error = ResultStatus.not_found, None
+        except NeedsReauth as exc:
+            status = ResultStatus.failed
+            error = ActionError(
+                code=NEEDS_REAUTH,
+                message=f"The Xero connection needs re-authorisation: {exc}",
+                retryable=False,
+                http_status=401,
+            )
+        except XeroUnavailable as exc:
+            status = ResultStatus.failed
+            error = ActionError(
+                code="upstream_unavailable",
+                message=str(exc),
+                retryable=True,
+                http_status=exc.status,
+                details=body_of(exc.text) if exc.text else None,
+            )
+        return ActionResult(
+            command_id=cmd.command_id,
+            run_id=cmd.run_id,
+            step_id=cmd.step_id,
+            status=status,
+            output=output,
+            error=error,
+            attempts=cmd.attempt,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
+
+    async def _run(self, cmd: ActionCommand) -> dict[str, Any] | None:
+        if cmd.not_after is not None and cmd.not_after < datetime.now(UTC):
+            raise Failed(ActionError(code="deadline_passed", message="the command's not_after has passed"))
+        try:
+            entry = CATALOG.get(cmd.action)
+            spec = act.SPECS[cmd.action]
+        except (CatalogError, KeyError):
+            raise Failed(
+                ActionError(code="unknown_action", message=f"unknown Xero action {cmd.action!r}")
+            ) from None
+        try:
+            data = entry.input_model.model_validate(cmd.input).model_dump(mode="json", exclude_none=True)
+        except ValidationError as exc:
+            raise Failed(
+                ActionError(code="invalid_input", message=str(exc), details=exc.errors(include_url=False))
+            ) from None
+        conn = await self.repos.get(cmd.tenant, cmd.connection_id)
+        if conn is None:
+            raise Failed(
+                ActionError(code="unknown_connection", message=f"no Xero connection {cmd.connection_id!r}")
+            )
+        if spec.composite:
+            output = await COMPOSITES[spec.composite](self, conn, cmd, data)
+        else:
+            output = await self._simple(conn, cmd, spec, data)
+        return _typed(entry.output_model, output)
+
+    async def _simple(
+        self,
+        conn: Connection,
+        cmd: ActionCommand,
+        spec: act.ActionSpec,
+        data: dict[str, Any],
+        key_suffix: str = "",
+    ) -> dict[str, Any] | None:
+        req = act.build_request(spec, data)
+        body = await self._send(conn, req, cmd.command_id + key_suffix if req.write else None)
+        errors = element_errors(body, spec.collection or "")
+        if errors:
+            raise Failed(ActionError(code="ValidationException", message="; ".join(errors), details=body))
+        return act.read_output(spec, body)
+
+    async def _send(self, conn: Connection, req: act.Request, idempotency_key: str | None) -> Any:
+        res = await self.api.call(
+            conn,
+            req.method,
+            req.path,
+            params=req.params or None,
+            json_body=req.json_body,
+            content=req.content,
+            content_type=req.content_type,
+            accept=req.accept,
+            idempotency_key=idempotency_key,
+        )
+        if res.status_code >= 400:
+            raise Failed(classify(res.status_code, res.text))
+        if res.status_code == 204 or not res.content:
+            return {}
+        if req.accept != "application/json":
+            return res.content
+        return res.json()
+
+    async def get(self, conn: Connection, path: str, params: dict[str, str] | None = None) -> Any:
+        return await self._send(conn, act.Request("GET", act.full_path(path), params or {}), None)
+
+
+def _typed(model: type[BaseModel], output: dict[str, Any] | None) -> dict[str, Any] | None:
+    if output is None:
+        return None
+    return model.model_validate(output).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _first(body: Any, collection: str) -> dict[str, Any] | None:
+    items = body.get(collection) if isinstance(body, dict) else None
+    return items[0] if items else None
+
+
+async def _contact_find(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    if data.get("ContactID"):
+        try:
+            return _first(await ex.get(conn, f"/Contacts/{data['ContactID']}"), "Contacts")
+        except Failed as exc:
+            if exc.error.code == "not_found":
+                return None
+            raise
+    params: dict[str, str] = {"page": "1"}
+    if data.get("IncludeArchived"):
+        params["includeArchived"] = "true"
+    if data.get("EmailAddress"):
+        params["where"] = act.where_equals("EmailAddress", data["EmailAddress"])
+    elif data.get("Name"):
+        params["where"] = act.where_equals("Name", data["Name"])
+    else:
+        raise Failed(ActionError(code="invalid_input", message="give ContactID, Name or EmailAddress"))
+    return _first(await ex.get(conn, "/Contacts", params), "Contacts")
+
+
+async def _contact_find_or_create(
+    ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]
+) -> Any:
+    found = None
+    if data.get("EmailAddress"):
+        found = await _contact_find(ex, conn, cmd, {"EmailAddress": data["EmailAddress"]})
+    if found is None:
+        found = await _contact_find(ex, conn, cmd, {"Name": data["Name"]})
+    if found is not None:
+        return found
+    spec = act.ActionSpec("create", "PUT", "/Contacts", "Contacts")
+    return await ex._simple(conn, cmd, spec, data)
+
+
+async def _item_find(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    field = "Code" if data.get("Code") else "Name"
+    if not data.get(field):
+        raise Failed(ActionError(code="invalid_input", message="give Code or Name"))
+    return _first(await ex.get(conn, "/Items", {"where": act.where_equals(field, data[field])}), "Items")
+
+
+async def _item_find_or_create(
+    ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]
+) -> Any:
+    found = await _item_find(ex, conn, cmd, {"Code": data["Code"]})
+    return found or await ex._simple(conn, cmd, act.SPECS["xero.item.create"], data)
+
+
+async def _account_find(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    field = "Code" if data.get("Code") else "Name"
+    if not data.get(field):
+        raise Failed(ActionError(code="invalid_input", message="give Code or Name"))
+    return _first(
+        await ex.get(conn, "/Accounts", {"where": act.where_equals(field, data[field])}), "Accounts"
+    )
+
+
+async def _quote_find(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    if data.get("ID"):
+        return _first(await ex.get(conn, f"/Quotes/{data['ID']}"), "Quotes")
+    return _first(await ex.get(conn, "/Quotes", {"QuoteNumber": data.get("Number") or ""}), "Quotes")
+
+
+async def _purchase_order_find(
+    ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]
+) -> Any:
+    ref = data.get("ID") or data.get("Number")
+    if not ref:
+        raise Failed(ActionError(code="invalid_input", message="give Number or ID"))
+    return _first(await ex.get(conn, f"/PurchaseOrders/{ref}"), "PurchaseOrders")
+
+
+async def _invoice_find(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    if data.get("InvoiceID"):
+        invoice = _first(await ex.get(conn, f"/Invoices/{data['InvoiceID']}"), "Invoices")
+    elif data.get("InvoiceNumber"):
+        invoice = _first(
+            await ex.get(conn, "/Invoices", {"InvoiceNumbers": data["InvoiceNumber"]}), "Invoices"
+        )
+    elif data.get("Reference"):
+        invoice = _first(
+            await ex.get(conn, "/Invoices", {"where": act.where_equals("Reference", data["Reference"])}),
+            "Invoices",
+        )
+    else:
+        raise Failed(ActionError(code="invalid_input", message="give InvoiceID, InvoiceNumber or Reference"))
+    if invoice is None:
+        return None
+    if data.get("IncludePDF"):
+        pdf = await ex._send(
+            conn,
+            act.Request(
+                "GET", act.full_path(f"/Invoices/{invoice['InvoiceID']}"), {}, accept="application/pdf"
+            ),
+            None,
+        )
+        invoice["PdfBase64"] = base64.b64encode(pdf).decode()
+    if (
+        data.get("IncludeOnlineInvoiceUrl")
+        and invoice.get("Type") == "ACCREC"
+        and invoice.get("Status") != "DRAFT"
+    ):
+        online = _first(
+            await ex.get(conn, f"/Invoices/{invoice['InvoiceID']}/OnlineInvoice"), "OnlineInvoices"
+        )
+        invoice["OnlineInvoiceUrl"] = (online or {}).get("OnlineInvoiceUrl")
+    return invoice
+
+
+async def _add_items(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    invoice = _first(await ex.get(conn, f"/Invoices/{data['InvoiceID']}"), "Invoices")
+    if invoice is None:
+        return None
+    keep = [
+        {
+            k: v
+            for k, v in li.items()
+            if k
+            in (
+                "LineItemID",
+                "Description",
+                "Quantity",
+                "UnitAmount",
+                "AccountCode",
+                "ItemCode",
+                "TaxType",
+                "DiscountRate",
+            )
+        }
+        for li in invoice.get("LineItems") or []
+    ]
+    spec = act.SPECS["xero.sales_invoice.update"]
+    return await ex._simple(
+        conn, cmd, spec, {"InvoiceID": data["InvoiceID"], "LineItems": keep + list(data["LineItems"])}
+    )
+
+
+async def _attachment_upload(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    try:
+        content = base64.b64decode(data["ContentBase64"], validate=True)
+    except ValueError:
+        raise Failed(ActionError(code="invalid_input", message="ContentBase64 is not base64")) from None
+    params = {"IncludeOnline": "true"} if data.get("IncludeOnline") else {}
+    path = act.full_path(f"/{data['ResourceType']}/{data['ResourceID']}/Attachments/{data['FileName']}")
+    body = await ex._send(
+        conn,
+        act.Request(
+            "PUT",
+            path,
+            params,
+            content=content,
+            content_type=data.get("MimeType") or "application/octet-stream",
+            write=True,
+        ),
+        cmd.command_id,
+    )
+    return _first(body, "Attachments")
+
+
+async def _api_request(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    url = urlparse(data["URL"])
+    if url.scheme != "https" or url.hostname != "api.xero.com":
+        raise Failed(
+            ActionError(code="invalid_input", message="API Request only calls https://api.xero.com/")
+        )
+    method = data["Method"]
+    headers = {
+        k: v
+        for k, v in (data.get("Headers") or {}).items()
+        if k.lower() not in ("authorization", "xero-tenant-id", "host")
+    }
+    key = headers.pop("Idempotency-Key", None) or (
+        cmd.command_id if method in ("POST", "PUT", "PATCH") else None
+    )
+    res = await ex.api.call(
+        conn,
+        method,
+        url.path,
+        params=data.get("Query") or None,
+        json_body=data.get("Body"),
+        idempotency_key=key,
+        headers=headers,
+    )
+    if res.status_code >= 400 and data.get("StopOnError", True):
+        raise Failed(classify(res.status_code, res.text))
+    return {
+        "status": res.status_code,
+        "headers": {
+            k: v for k, v in res.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"
+        },
+        "body": body_of(res.text),
+    }
+
+
+COMPOSITES: dict[str, Callable[[Executor, Connection, ActionCommand, dict[str, Any]], Awaitable[Any]]] = {
+    "contact_find": _contact_find,
+    "contact_find_or_create": _contact_find_or_create,
+    "item_find": _item_find,
+    "item_find_or_create": _item_find_or_create,
+    "account_find": _account_find,
+    "quote_find": _quote_find,
+    "purchase_order_find": _purchase_order_find,
+    "invoice_find": _invoice_find,
+    "add_items": _add_items,
+    "attachment_upload": _attachment_upload,
+    "api_request": _api_request,
+}
+
+
+def derived_key(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

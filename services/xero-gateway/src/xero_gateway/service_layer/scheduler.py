@@ -1,0 +1,107 @@
+"""The per-organisation Xero call scheduler.
+
+Each organisation has its own budget and its own priority queue of waiting calls, so one
+organisation's backlog never delays another's; a freed slot goes to the most urgent waiter
+(actions, then hydration, then polling, then backfill). The math is ``domain.budget``; this module
+only parks callers and wakes them when the budget allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from xero_gateway.domain.budget import AppBudget, OrgBudget, Priority
+from xero_gateway.domain.clock import Clock
+
+
+@dataclass
+class _OrgState:
+    budget: OrgBudget
+    waiters: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+    granted: int = 0
+
+
+class Scheduler:
+    def __init__(self, clock: Clock, budget_factory: Callable[[], OrgBudget], app: AppBudget) -> None:
+        self.clock = clock
+        self._factory = budget_factory
+        self.app = app
+        self._orgs: dict[str, _OrgState] = {}
+        self._seq = itertools.count()
+
+    def budget(self, org: str) -> OrgBudget:
+        return self._state(org).budget
+
+    def orgs(self) -> dict[str, OrgBudget]:
+        return {k: v.budget for k, v in self._orgs.items()}
+
+    def _state(self, org: str) -> _OrgState:
+        if org not in self._orgs:
+            self._orgs[org] = _OrgState(self._factory())
+        return self._orgs[org]
+
+    def queued(self, org: str) -> int:
+        return sum(1 for *_, f in self._state(org).waiters if not f.done())
+
+    @asynccontextmanager
+    async def slot(self, org: str, priority: Priority = Priority.action) -> AsyncIterator[None]:
+        state = self._state(org)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(state.waiters, (int(priority), next(self._seq), fut))
+        self._pump(org)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                state.budget.release()
+                self._pump(org)
+            raise
+        try:
+            yield
+        finally:
+            state.budget.release()
+            self._pump(org)
+
+    def _pump(self, org: str) -> None:
+        state = self._orgs[org]
+        if state.timer is not None:
+            state.timer.cancel()
+            state.timer = None
+        while state.waiters:
+            if state.waiters[0][2].done():
+                heapq.heappop(state.waiters)
+                continue
+            now = self.clock.now()
+            wait = state.budget.wait(now)
+            if wait is None:
+                return  # every concurrent slot is busy: a release pumps again
+            wait = max(wait, self.app.wait(now))
+            if wait > 0:
+                loop = asyncio.get_running_loop()
+                state.timer = loop.call_later(self.clock.real(wait), self._pump, org)
+                return
+            _, _, fut = heapq.heappop(state.waiters)
+            state.budget.take(now)
+            self.app.take(now)
+            state.granted += 1
+            fut.set_result(None)
+
+    def observe(
+        self, org: str, minute_remaining: int | None, day_remaining: int | None, app_remaining: int | None
+    ) -> None:
+        now = self.clock.now()
+        self.budget(org).observe(now, minute_remaining, day_remaining)
+        self.app.observe(now, app_remaining)
+
+    def throttled(self, org: str, retry_after: float, problem: str) -> None:
+        now = self.clock.now()
+        if problem == "app":
+            self.app.blocked_until = max(self.app.blocked_until, now + retry_after + self.app.margin)
+        else:
+            self.budget(org).throttle(now, retry_after, problem)

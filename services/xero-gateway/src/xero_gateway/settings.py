@@ -1,0 +1,63 @@
+"""xero-gateway settings (env prefix ``XERO_GW_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kxflow_contracts.runtime.settings import ServiceSettings
+
+GRANULAR_SCOPES = (
+    "openid profile email offline_access accounting.invoices accounting.payments accounting.banktransactions "
+    "accounting.contacts accounting.settings accounting.attachments accounting.reports.profitandloss.read "
+    "accounting.reports.balancesheet.read payroll.employees payroll.payruns payroll.payslip projects"
+)
+LEGACY_SCOPES = (
+    "openid profile email offline_access accounting.transactions accounting.contacts accounting.settings "
+    "accounting.attachments accounting.reports.read payroll.employees payroll.payruns payroll.payslip "
+    "projects"
+)
+
+
+class XeroGatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XERO_GW_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
+
+    service_name: str = "xero-gateway"
+    mongodb_database: str = "kxflow_xero"
+    http_port: int = 8030
+    consumer_group: str = "kxflow-xero-gateway"
+    public_url: str = Field(default="http://127.0.0.1:8030", description="Where Xero redirects back to")
+
+    api_base_url: str = "https://api.xero.com"
+    identity_base_url: str = "https://identity.xero.com"
+    login_base_url: str = "https://login.xero.com"
+    client_id: str = ""
+    client_secret: str = ""
+    webhook_key: str = ""
+    legacy_scopes: bool = Field(
+        default=False, description="Apps created before 2 March 2026 may keep broad scopes"
+    )
+    custom_connection: bool = Field(default=False, description="Client-credentials (custom connection) app")
+
+    per_minute: int = 60
+    per_day: int = 5000
+    concurrent: int = 5
+    app_per_minute: int = 10_000
+    window_margin_seconds: float = Field(default=1.0, description="Safety margin on the rolling minute")
+    clock_speed: float = Field(default=1.0, description="Tests: run rate-limit windows faster than real time")
+    http_timeout_seconds: float = 30.0
+    max_attempts: int = 4
+    token_refresh_skew_seconds: float = 300.0
+    refresh_lease_seconds: float = 30.0
+
+    poll_enabled: bool = True
+    poll_budget_share: float = Field(default=0.4, description="Share of the daily budget polling may use")
+    poll_min_interval_seconds: float = 60.0
+    poll_tick_seconds: float = 5.0
+    reconcile_enabled: bool = True
+
+    @property
+    def scopes(self) -> str:
+        return LEGACY_SCOPES if self.legacy_scopes else GRANULAR_SCOPES

@@ -1,0 +1,98 @@
+"""Fixtures: a Xero sandbox and xero-gateway instances on real Kafka and FerretDB.
+
+Every sandbox these tests start is recorded, and at the end of the session the OpenAPI rejections
+of all of them must be zero: the gateway never sends Xero a request the official spec rejects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from asgi_server import serve
+from cryptography.fernet import Fernet
+
+from kxflow_sandboxes.xero import SandboxConfig
+from kxflow_sandboxes.xero import create_app as create_sandbox
+from xero_gateway.main import create_app
+from xero_gateway.settings import XeroGatewaySettings
+
+SANDBOXES: list[Any] = []
+from integration.xero_gateway.xero_gw_helpers import TENANT, TOKEN
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_openapi_rejections() -> Any:
+    yield
+    rejected = [(s.stats.openapi_rejections, s.stats.rejection_reasons) for s in SANDBOXES]
+    assert all(n == 0 for n, _ in rejected), f"the sandbox rejected gateway requests: {rejected}"
+
+
+class SandboxHandle:
+    def __init__(self, app: Any, url: str) -> None:
+        self.app = app
+        self.sandbox = app.state.sandbox
+        self.url = url
+
+    def org(self, name: str) -> Any:
+        return self.sandbox.org_named(name)
+
+
+@pytest.fixture
+async def xero_sandbox() -> AsyncIterator[SandboxHandle]:
+    app = create_sandbox(SandboxConfig())
+    SANDBOXES.append(app.state.sandbox)
+    async with serve(app) as url:
+        yield SandboxHandle(app, url)
+        await app.state.sandbox.drain()
+
+
+@pytest.fixture
+def gateway_settings(
+    kafka_bootstrap: str, mongodb_url: str, topic_prefix: str, mongo_db_name: str, xero_sandbox: SandboxHandle
+) -> Callable[..., XeroGatewaySettings]:
+    key = Fernet.generate_key().decode()
+
+    def make(**changes: Any) -> XeroGatewaySettings:
+        cfg = xero_sandbox.sandbox.config
+        values: dict[str, Any] = dict(
+            kafka_bootstrap_servers=kafka_bootstrap,
+            mongodb_url=mongodb_url,
+            topic_prefix=topic_prefix,
+            topic_partitions=3,
+            mongodb_database=mongo_db_name,
+            api_tokens={TOKEN: TENANT},
+            secret_keys=key,
+            api_base_url=xero_sandbox.url,
+            identity_base_url=xero_sandbox.url,
+            login_base_url=xero_sandbox.url,
+            client_id=cfg.client_id,
+            client_secret=cfg.client_secret,
+            webhook_key=cfg.webhook_key,
+            poll_enabled=False,
+            consumer_group=f"{topic_prefix}xero-gateway",
+        )
+        values.update(changes)
+        return XeroGatewaySettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def start_gateway(
+    gateway_settings: Callable[..., XeroGatewaySettings],
+) -> AsyncIterator[Callable[..., Any]]:
+    async with AsyncExitStack() as stack:
+
+        async def start(**changes: Any) -> tuple[Any, str]:
+            from asgi_server import free_port
+
+            port = free_port()
+            settings = gateway_settings(public_url=f"http://127.0.0.1:{port}", **changes)
+            app = create_app(settings)
+            url = await stack.enter_async_context(serve(app, port=port))
+            return app, url
+
+        yield start

@@ -1,0 +1,24 @@
+"""``python -m kxflow_sandboxes.xero --port 8130``: the Xero sandbox on its own."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from kxflow_sandboxes.xero import SandboxConfig, create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Stateful fake Xero")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8130)
+    parser.add_argument("--clock-speed", type=float, default=1.0)
+    parser.add_argument("--webhook-url", default=None)
+    args = parser.parse_args()
+    app = create_app(SandboxConfig(clock_speed=args.clock_speed, webhook_url=args.webhook_url))
+    uvicorn.run(app, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

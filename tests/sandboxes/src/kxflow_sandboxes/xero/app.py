@@ -1,0 +1,459 @@
+"""The Xero sandbox as a FastAPI app; see the package docstring for the control API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+
+from kxflow_sandboxes.xero import openapi
+from kxflow_sandboxes.xero.accounting import NotFound, XeroValidation
+from kxflow_sandboxes.xero.api_routes import handle_api
+from kxflow_sandboxes.xero.clock import VirtualClock
+from kxflow_sandboxes.xero.identity import Identity, InvalidGrant
+from kxflow_sandboxes.xero.limits import RateLimiter
+from kxflow_sandboxes.xero.state import Org, now, seed_org
+
+NOT_FOUND_TEXT = "The resource you're looking for cannot be found"
+IDEMPOTENCY_WINDOW = 360.0
+LEGACY_SCOPES = {"accounting.transactions", "accounting.transactions.read", "accounting.reports.read"}
+
+
+@dataclass
+class SandboxConfig:
+    client_id: str = "kxflow-demo-client"
+    client_secret: str = "kxflow-demo-secret-0123456789"
+    custom_client_id: str = "kxflow-custom-client"
+    custom_client_secret: str = "kxflow-custom-secret-0123456789"
+    webhook_key: str = "kxflow-webhook-key-0123456789abcdef"
+    webhook_url: str | None = None
+    clock_speed: float = 1.0
+    per_minute: int = 60
+    per_day: int = 5000
+    concurrent: int = 5
+    app_per_minute: int = 10_000
+    granular_scopes_only: bool = True
+    orgs: list[tuple[str, str]] = field(default_factory=lambda: [("Acme AU", "AU"), ("Beta NZ", "NZ")])
+    validate_openapi: bool = True
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    api_calls: int = 0
+    rate_limited: int = 0
+    openapi_rejections: int = 0
+    rejection_reasons: list[str] = field(default_factory=list)
+    idempotent_replays: int = 0
+    webhook_deliveries: int = 0
+    webhook_failures: int = 0
+    per_tenant: dict[str, int] = field(default_factory=dict)
+
+
+class Sandbox:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.clock = VirtualClock(config.clock_speed)
+        self.limits = RateLimiter(config.per_minute, config.per_day, config.concurrent, config.app_per_minute)
+        self.identity = Identity()
+        self.orgs: dict[str, Org] = {}
+        self.stats = Stats()
+        self.idempotency: dict[str, tuple[float, str, int, bytes, str]] = {}
+        self.log: deque[dict[str, Any]] = deque(maxlen=5000)
+        self.call_times: dict[str, list[float]] = {}
+        self.injected_failures: list[dict[str, Any]] = []
+        self.webhooks_enabled = True
+        self.pending_events: list[dict[str, Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        for name, country in config.orgs:
+            self.add_org(name, country)
+
+    def add_org(self, name: str, country: str = "AU", tenant_id: str | None = None) -> Org:
+        org = Org(tenant_id or str(uuid.uuid4()), name, country)
+        seed_org(org)
+        self.orgs[org.tenant_id] = org
+        return org
+
+    def org_named(self, name: str) -> Org:
+        return next(o for o in self.orgs.values() if o.name == name)
+
+    # -- webhooks -------------------------------------------------------------------------------
+    def sign(self, body: bytes) -> str:
+        digest = hmac.new(self.config.webhook_key.encode(), body, hashlib.sha256).digest()
+        return base64.b64encode(digest).decode()
+
+    def emit_webhook(
+        self,
+        org: Org,
+        category: str,
+        resource_id: str,
+        event_type: str,
+        url: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        if not self.config.webhook_url or not self.webhooks_enabled:
+            return
+        event: dict[str, Any] = {
+            "resourceUrl": url,
+            "resourceId": resource_id,
+            "eventDateUtc": now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+            "eventType": event_type,
+            "eventCategory": category,
+            "tenantId": org.tenant_id,
+            "tenantType": "ORGANISATION",
+        }
+        if data:
+            event["data"] = data
+        self._spawn(self.deliver([event]))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def deliver(self, events: list[dict[str, Any]], bad_signature: bool = False) -> int:
+        body = json.dumps(
+            {
+                "events": events,
+                "firstEventSequence": 1 if events else 0,
+                "lastEventSequence": len(events),
+                "entropy": secrets.token_hex(10),
+            }
+        ).encode()
+        signature = self.sign(body if not bad_signature else body + b"x")
+        assert self.config.webhook_url
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                res = await client.post(
+                    self.config.webhook_url,
+                    content=body,
+                    headers={"x-xero-signature": signature, "content-type": "application/json"},
+                )
+            status = res.status_code
+        except httpx.HTTPError:
+            status = 0
+        if status == 200:
+            self.stats.webhook_deliveries += 1
+        elif not bad_signature:
+            self.stats.webhook_failures += 1
+        return status
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "Type": None,
+            "Title": title,
+            "Status": status,
+            "Detail": detail,
+            "Instance": str(uuid.uuid4()),
+            "Extensions": {},
+        },
+        status_code=status,
+    )
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+def create_app(config: SandboxConfig | None = None) -> FastAPI:
+    sandbox = Sandbox(config or SandboxConfig())
+    if sandbox.config.validate_openapi:
+        openapi.preload()
+    app = FastAPI(title="Xero sandbox (kxflow)", docs_url="/_sandbox/docs")
+    app.state.sandbox = sandbox
+
+    # -- identity -------------------------------------------------------------------------------
+    @app.get("/identity/connect/authorize")
+    async def authorize(request: Request) -> Response:
+        q = request.query_params
+        redirect_uri = q.get("redirect_uri", "")
+        if q.get("client_id") != sandbox.config.client_id or not redirect_uri:
+            return PlainTextResponse("unauthorized_client", status_code=400)
+        scopes = set(q.get("scope", "").split())
+        sep = "&" if "?" in redirect_uri else "?"
+        if sandbox.config.granular_scopes_only and scopes & LEGACY_SCOPES:
+            return RedirectResponse(
+                f"{redirect_uri}{sep}{urlencode({'error': 'invalid_scope', 'state': q.get('state', '')})}"
+            )
+        wanted = q.get("tenants")  # demo/test extension: which organisations the user ticks
+        tenant_ids = [t for t in (wanted.split(",") if wanted else sandbox.orgs) if t in sandbox.orgs]
+        code = sandbox.identity.authorize(tenant_ids, q.get("scope", ""), redirect_uri, sandbox.clock.now())
+        return RedirectResponse(
+            f"{redirect_uri}{sep}{urlencode({'code': code, 'state': q.get('state', '')})}", status_code=302
+        )
+
+    @app.post("/connect/token")
+    async def token(request: Request) -> Response:
+        creds = _basic(request)
+        form = await request.form()
+        grant_type = form.get("grant_type")
+        now_v = sandbox.clock.now()
+        try:
+            if creds == (sandbox.config.custom_client_id, sandbox.config.custom_client_secret):
+                if grant_type != "client_credentials":
+                    return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+                first = next(iter(sandbox.orgs))
+                return JSONResponse(
+                    sandbox.identity.client_credentials(first, str(form.get("scope", "")), now_v)
+                )
+            if creds != (sandbox.config.client_id, sandbox.config.client_secret):
+                return JSONResponse({"error": "invalid_client"}, status_code=400)
+            if grant_type == "authorization_code":
+                out = sandbox.identity.exchange_code(
+                    str(form.get("code")), str(form.get("redirect_uri")), now_v
+                )
+            elif grant_type == "refresh_token":
+                out = sandbox.identity.refresh_grant(str(form.get("refresh_token")), now_v)
+            else:
+                return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        except InvalidGrant:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        return JSONResponse(out)
+
+    @app.post("/connect/revocation")
+    async def revocation(request: Request) -> Response:
+        form = await request.form()
+        rt = sandbox.identity.refresh.get(str(form.get("token")))
+        if rt is not None:
+            sandbox.identity.grants[rt.grant_id].revoked = True
+        return Response(status_code=200)
+
+    # -- control API ----------------------------------------------------------------------------
+    @app.get("/_sandbox/stats")
+    async def stats() -> dict[str, Any]:
+        s = sandbox.stats
+        return {
+            "requests": s.requests,
+            "api_calls": s.api_calls,
+            "rate_limited": s.rate_limited,
+            "openapi_rejections": s.openapi_rejections,
+            "rejection_reasons": s.rejection_reasons[-20:],
+            "idempotent_replays": s.idempotent_replays,
+            "refresh_calls": sandbox.identity.refresh_calls,
+            "token_calls": sandbox.identity.token_calls,
+            "webhook_deliveries": s.webhook_deliveries,
+            "webhook_failures": s.webhook_failures,
+            "per_tenant": s.per_tenant,
+            "clock": {"speed": sandbox.clock.speed, "now": sandbox.clock.now()},
+        }
+
+    @app.get("/_sandbox/calls/{tenant_id}")
+    async def calls(tenant_id: str) -> dict[str, Any]:
+        """Virtual times of this organisation's accepted API calls (budget-utilisation checks)."""
+        return {"times": sandbox.call_times.get(tenant_id, [])}
+
+    @app.get("/_sandbox/requests")
+    async def requests_log(limit: int = 200) -> list[dict[str, Any]]:
+        return list(sandbox.log)[-limit:]
+
+    @app.post("/_sandbox/clock")
+    async def clock(body: dict[str, float]) -> dict[str, float]:
+        if "speed" in body:
+            sandbox.clock.set_speed(float(body["speed"]))
+        if "advance" in body:
+            sandbox.clock.advance(float(body["advance"]))
+        return {"speed": sandbox.clock.speed, "now": sandbox.clock.now()}
+
+    @app.get("/_sandbox/orgs")
+    async def orgs() -> list[dict[str, str]]:
+        return [
+            {"tenantId": o.tenant_id, "name": o.name, "country": o.country} for o in sandbox.orgs.values()
+        ]
+
+    @app.post("/_sandbox/orgs")
+    async def add_org(body: dict[str, str]) -> dict[str, str]:
+        org = sandbox.add_org(body["name"], body.get("country", "AU"), body.get("tenantId"))
+        return {"tenantId": org.tenant_id, "name": org.name}
+
+    @app.post("/_sandbox/orgs/{tenant_id}/limits")
+    async def org_limits(tenant_id: str, body: dict[str, int]) -> dict[str, int]:
+        sandbox.limits.set_daily_limit(tenant_id, int(body["per_day"]))
+        return body
+
+    @app.post("/_sandbox/orgs/{tenant_id}/payruns")
+    async def post_pay_run(tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        from kxflow_sandboxes.xero.payroll import post_pay_run as make
+
+        return make(sandbox.orgs[tenant_id], body)
+
+    @app.post("/_sandbox/revoke")
+    async def revoke(body: dict[str, str] | None = None) -> dict[str, int]:
+        return {"revoked": sandbox.identity.revoke((body or {}).get("tenantId"))}
+
+    @app.post("/_sandbox/fail")
+    async def fail(body: dict[str, Any]) -> dict[str, int]:
+        """Inject failures: ``{"status": 503, "count": 2, "path_contains": "/Invoices"}``."""
+        sandbox.injected_failures.append(dict(body))
+        return {"queued": len(sandbox.injected_failures)}
+
+    @app.post("/_sandbox/webhooks")
+    async def webhooks_config(body: dict[str, Any]) -> dict[str, Any]:
+        if "url" in body:
+            sandbox.config.webhook_url = body["url"]
+        if "enabled" in body:
+            sandbox.webhooks_enabled = bool(body["enabled"])
+        return {"url": sandbox.config.webhook_url, "enabled": sandbox.webhooks_enabled}
+
+    @app.post("/_sandbox/webhooks/itr")
+    async def itr() -> dict[str, Any]:
+        """Xero's intent-to-receive: one good and one badly signed empty batch; the receiver passes
+        when it answers 200 and 401."""
+        good = await sandbox.deliver([])
+        bad = await sandbox.deliver([], bad_signature=True)
+        return {
+            "good_signature_status": good,
+            "bad_signature_status": bad,
+            "passed": good == 200 and bad == 401,
+        }
+
+    # -- the APIs -------------------------------------------------------------------------------
+    @app.api_route("/Connections", methods=["GET"])
+    async def connections(request: Request) -> Response:
+        sandbox.stats.requests += 1
+        record, detail = sandbox.identity.check(_bearer(request), sandbox.clock.now())
+        if record is None:
+            return _problem(401, "Unauthorized", detail)
+        names = {t: o.name for t, o in sandbox.orgs.items()}
+        return JSONResponse(sandbox.identity.connections(record.grant_id, names))
+
+    @app.api_route("/{api:path}", methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
+    async def api(request: Request, api: str) -> Response:
+        return await _api(sandbox, request)
+
+    return app
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _api(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.stats.requests += 1
+    path = request.url.path
+    if not any(
+        path.startswith(p)
+        for p in ("/api.xro/2.0/", "/payroll.xro/1.0/", "/projects.xro/2.0/", "/files.xro/1.0/")
+    ):
+        return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+    now_v = sandbox.clock.now()
+    record, detail = sandbox.identity.check(_bearer(request), now_v)
+    if record is None:
+        return _problem(401, "Unauthorized", detail)
+    tenant_id = request.headers.get("xero-tenant-id", "")
+    org = sandbox.orgs.get(tenant_id)
+    if org is None or tenant_id not in record.tenant_ids:
+        return _problem(403, "Forbidden", "AuthenticationUnsuccessful")
+    refusal = sandbox.limits.acquire(tenant_id, now_v)
+    if refusal is not None:
+        sandbox.stats.rate_limited += 1
+        headers = sandbox.limits.headers(tenant_id, now_v)
+        headers.update({"Retry-After": str(refusal.retry_after), "X-Rate-Limit-Problem": refusal.problem})
+        return PlainTextResponse("oauth_problem=rate%20limit%20exceeded", status_code=429, headers=headers)
+    sandbox.call_times.setdefault(tenant_id, []).append(now_v)
+    sandbox.stats.api_calls += 1
+    sandbox.stats.per_tenant[tenant_id] = sandbox.stats.per_tenant.get(tenant_id, 0) + 1
+    try:
+        body = await request.body()
+        response = await _api_inner(sandbox, request, org, body)
+    finally:
+        sandbox.limits.release(tenant_id)
+    for k, v in sandbox.limits.headers(tenant_id, sandbox.clock.now()).items():
+        response.headers[k] = v
+    return response
+
+
+async def _api_inner(sandbox: Sandbox, request: Request, org: Org, body: bytes) -> Response:
+    path = request.url.path
+    method = request.method
+    key = request.headers.get("idempotency-key")
+    sandbox.log.append(
+        {
+            "method": method,
+            "path": path,
+            "idempotency_key": key,
+            "tenant": org.tenant_id,
+            "accept": request.headers.get("accept"),
+        }
+    )
+    for failure in list(sandbox.injected_failures):
+        if failure.get("path_contains", "") in path and failure.get("count", 1) > 0:
+            failure["count"] = failure.get("count", 1) - 1
+            if failure["count"] <= 0:
+                sandbox.injected_failures.remove(failure)
+            return PlainTextResponse("Service Unavailable", status_code=int(failure.get("status", 503)))
+    if sandbox.config.validate_openapi:
+        reason = openapi.validate(
+            method,
+            path,
+            list(request.query_params.multi_items()),
+            dict(request.headers),
+            body,
+            request.headers.get("content-type", ""),
+        )
+        if reason is not None:
+            sandbox.stats.openapi_rejections += 1
+            sandbox.stats.rejection_reasons.append(f"{method} {path}: {reason}")
+            return JSONResponse(
+                {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": reason}, status_code=400
+            )
+    fingerprint = hashlib.sha256(
+        method.encode() + path.encode() + str(request.query_params).encode() + body
+    ).hexdigest()
+    now_v = sandbox.clock.now()
+    if key and method != "GET":
+        cached = sandbox.idempotency.get(key)
+        if cached is not None and cached[0] > now_v:
+            if cached[1] != fingerprint:
+                return JSONResponse(
+                    {
+                        "ErrorNumber": 10,
+                        "Type": "ValidationException",
+                        "Message": f"Idempotency key {key} is used with a different request",
+                    },
+                    status_code=400,
+                )
+            sandbox.stats.idempotent_replays += 1
+            return Response(cached[3], status_code=cached[2], media_type=cached[4] or None)
+    try:
+        response = await handle_api(sandbox, request, org, body)
+    except XeroValidation as exc:
+        response = JSONResponse(exc.body(), status_code=400)
+    except NotFound:
+        response = PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+    if key and method != "GET":
+        raw = bytes(response.body) if hasattr(response, "body") else b""
+        sandbox.idempotency[key] = (
+            now_v + IDEMPOTENCY_WINDOW,
+            fingerprint,
+            response.status_code,
+            raw,
+            response.media_type or "",
+        )
+    return response
