@@ -316,7 +316,9 @@ def test_autoscaling_none_keeps_the_replica_count(helm_bin: Path) -> None:
         (["services.kartra-gateway.autoscaling.maxReplicas=13"], "exceeds the 12 partitions"),
         (["services.router.lagTopics={nope.v1}"], "not in kafka.topics.list"),
         (["secrets.existingSecret="], "secrets.existingSecret is required"),
-        (["terminationGracePeriodSeconds=10"], "at least 30"),
+        (["terminationGracePeriodSeconds=10"], "terminationGracePeriodSeconds"),
+        (["autoscaling.mode=kdea"], "autoscaling.mode"),
+        (["services.routr.enabled=true"], "routr"),
     ],
 )
 def test_invalid_values_fail_rendering_with_a_reason(helm_bin: Path, sets: list[str], message: str) -> None:
