@@ -31,6 +31,10 @@ from kxflow_contracts.topics import Topics
 
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
+# The first test to ask for helm may build it from the Go module proxy (minutes, once per machine);
+# every test here is otherwise fast, so the cap only has to cover that one-time build.
+pytestmark = pytest.mark.timeout(1800)
+
 
 def _component(doc: Manifest) -> str:
     return doc["metadata"]["labels"]["app.kubernetes.io/component"]
