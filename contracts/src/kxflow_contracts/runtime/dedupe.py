@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 
 class SeenKeys:
@@ -32,6 +32,36 @@ class SeenKeys:
             {"_id": key, "seen_at": {"$lt": now - self._window}}, {"$set": {"seen_at": now}}
         )
         return res.modified_count == 1
+
+    async def first_time_many(self, keys: list[str], now: datetime | None = None) -> list[bool]:
+        """:meth:`first_time` for many keys in one ``insert_many`` round-trip (the all-new case).
+
+        For webhook intake under load, where one round-trip per delivery would cap throughput at
+        the store's per-write latency. Duplicates (also within ``keys``) fall back to the window check.
+        """
+        now = now or datetime.now(UTC)
+        if not keys:
+            return []
+        try:
+            await self._col.insert_many([{"_id": k, "seen_at": now} for k in keys], ordered=False)
+            return [True] * len(keys)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            seen = {e["index"] for e in errors}
+        out: list[bool] = []
+        for i, key in enumerate(keys):
+            if i not in seen:
+                out.append(True)
+            elif self._window is None:
+                out.append(False)
+            else:
+                res = await self._col.update_one(
+                    {"_id": key, "seen_at": {"$lt": now - self._window}}, {"$set": {"seen_at": now}}
+                )
+                out.append(res.modified_count == 1)
+        return out
 
     async def forget(self, key: str) -> None:
         """Undo a sighting (the work it guarded failed before it was durable)."""

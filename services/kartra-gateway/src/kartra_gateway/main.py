@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 
 from kartra_gateway.adapters.connections import ConnectionRepository
+from kartra_gateway.adapters.dedupe_batcher import BatchedSeenKeys
 from kartra_gateway.adapters.kartra_client import KartraClient
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.adapters.rate_limiter import AppRateLimiter
@@ -62,7 +63,7 @@ def create_app(
     connections = ConnectionRepository(
         db["connections"], SecretBox(settings.secret_keys), settings.connection_cache_ttl_seconds
     )
-    seen = SeenKeys(db["seen_deliveries"], timedelta(seconds=settings.dedupe_window_seconds))
+    seen = BatchedSeenKeys(SeenKeys(db["seen_deliveries"], timedelta(seconds=settings.dedupe_window_seconds)))
     ledger = ActionLedger(db["action_ledger"])
     intake = Intake(connections, seen, broker, topics, metrics)
     executor = CommandExecutor(ledger, connections, client, broker, topics, metrics)

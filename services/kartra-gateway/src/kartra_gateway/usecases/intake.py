@@ -16,11 +16,11 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from kartra_gateway.adapters.connections import ConnectionRepository
+from kartra_gateway.adapters.dedupe_batcher import BatchedSeenKeys
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.normalize import SECRET_FIELD, Normalized, normalize_ipn, normalize_outbound
 from kartra_gateway.domain.payloads import parse_body
 from kxflow_contracts.envelope import CloudEvent, dataschema_uri
-from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.kafka import publish_event
 from kxflow_contracts.topics import Topics
 
@@ -52,7 +52,7 @@ class Intake:
     def __init__(
         self,
         connections: ConnectionRepository,
-        seen: SeenKeys,
+        seen: BatchedSeenKeys,
         broker: KafkaBroker,
         topics: Topics,
         metrics: GatewayMetrics,
