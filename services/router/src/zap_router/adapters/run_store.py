@@ -49,7 +49,6 @@ class RunStore:
             [
                 IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True),
                 IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
-                IndexModel([("zap_id", ASCENDING), ("created_at", DESCENDING)]),
                 IndexModel([("wake_at", ASCENDING)]),
             ]
         )

@@ -29,6 +29,11 @@ class ZapStore:
         await self._versions.insert_one(version)
         await self._heads.insert_one(head)
 
+    async def insert_many(self, heads: list[dict[str, Any]], versions: list[dict[str, Any]]) -> None:
+        for i in range(0, len(heads), 1000):
+            await self._versions.insert_many(versions[i : i + 1000], ordered=False)
+            await self._heads.insert_many(heads[i : i + 1000], ordered=False)
+
     async def add_version(
         self, zap_id: str, expect_revision: int, version: dict[str, Any], head_set: dict[str, Any]
     ) -> dict[str, Any] | None:

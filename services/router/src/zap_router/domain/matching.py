@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from zap_router.domain.paths import get_path
+from zap_router.domain.paths import MISSING, get_path
 from zap_router.domain.templates import compile_tree
 from zap_router.domain.zaps import FilterSpec, ResolvedStep
 
@@ -65,9 +65,26 @@ class ActiveZap:
         return self.steps[i + 1] if i + 1 < len(ids) else None
 
 
+Paths = tuple[str, ...]
+Values = tuple[str, ...]
+
+
+def _param_key(zap: ActiveZap) -> tuple[Paths, Values]:
+    """The zap's parameters as (event paths, expected values), ordered by path."""
+    pairs = sorted((zap.param_paths.get(name, name), str(value)) for name, value in zap.params.items())
+    return tuple(p for p, _ in pairs), tuple(v for _, v in pairs)
+
+
 class MatchIndex:
+    """Zaps by (tenant, trigger key, connection), then by their parameter values.
+
+    Within one key, zaps are grouped by which event paths their parameters read and then by the
+    expected values, so matching an event is a dict lookup per parameter shape (usually one),
+    not a scan of every zap on that trigger.
+    """
+
     def __init__(self) -> None:
-        self._by_key: dict[IndexKey, dict[str, ActiveZap]] = {}
+        self._by_key: dict[IndexKey, dict[Paths, dict[Values, dict[str, ActiveZap]]]] = {}
         self._by_id: dict[str, ActiveZap] = {}
         self._revisions: dict[str, int] = {}
         self._triggers: dict[tuple[str, str], int] = {}
@@ -78,16 +95,24 @@ class MatchIndex:
     def get(self, zap_id: str) -> ActiveZap | None:
         return self._by_id.get(zap_id)
 
+    def revision(self, zap_id: str) -> int:
+        """The newest revision applied for ``zap_id`` (-1 if never seen)."""
+        return self._revisions.get(zap_id, -1)
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
+
     def upsert(self, zap: ActiveZap) -> bool:
         """Add or replace; ignored if an equal or newer revision is known (changelog vs Mongo)."""
         if self._revisions.get(zap.zap_id, -1) >= zap.revision:
             return False
         self._drop(zap.zap_id)
-        self._by_key.setdefault(zap.key, {})[zap.zap_id] = zap
-        pair = (zap.tenant, zap.trigger_key)
-        self._triggers[pair] = self._triggers.get(pair, 0) + 1
+        paths, values = _param_key(zap)
+        self._by_key.setdefault(zap.key, {}).setdefault(paths, {}).setdefault(values, {})[zap.zap_id] = zap
         self._by_id[zap.zap_id] = zap
         self._revisions[zap.zap_id] = zap.revision
+        pair = (zap.tenant, zap.trigger_key)
+        self._triggers[pair] = self._triggers.get(pair, 0) + 1
         return True
 
     def remove(self, zap_id: str, revision: int | None = None) -> bool:
@@ -107,11 +132,16 @@ class MatchIndex:
             self._triggers.pop(pair, None)
         else:
             self._triggers[pair] -= 1
-        bucket = self._by_key.get(old.key)
-        if bucket is not None:
-            bucket.pop(zap_id, None)
-            if not bucket:
-                del self._by_key[old.key]
+        paths, values = _param_key(old)
+        shapes = self._by_key.get(old.key, {})
+        zaps = shapes.get(paths, {}).get(values, {})
+        zaps.pop(zap_id, None)
+        if not zaps:
+            shapes.get(paths, {}).pop(values, None)
+            if not shapes.get(paths):
+                shapes.pop(paths, None)
+                if not shapes:
+                    self._by_key.pop(old.key, None)
         return True
 
     def replace_all(self, zaps: Iterable[ActiveZap], revisions: dict[str, int]) -> None:
@@ -131,7 +161,19 @@ class MatchIndex:
         return (tenant, trigger_key) in self._triggers
 
     def match(self, tenant: str, trigger_key: str, connection: str, data: Any) -> list[ActiveZap]:
-        bucket = self._by_key.get((tenant, trigger_key, connection))
-        if not bucket:
+        shapes = self._by_key.get((tenant, trigger_key, connection))
+        if not shapes:
             return []
-        return [z for z in bucket.values() if z.params_match(data)]
+        found: list[ActiveZap] = []
+        for paths, by_values in shapes.items():
+            actual = []
+            for path in paths:
+                value = get_path(data, path)
+                if value is None or value is MISSING:
+                    break
+                actual.append(str(value))
+            else:
+                zaps = by_values.get(tuple(actual))
+                if zaps:
+                    found.extend(zaps.values())
+        return found

@@ -115,7 +115,7 @@ def validate_zap(
             if not entry.available:
                 add(f"{where}.action", f"{entry.key} is unavailable: {entry.unavailable_reason}")
             problems.extend(input_problems(entry.input_model, step.input, f"{where}.input"))
-            if step.on_not_found == "continue" and entry.kind is not Kind.search and "find" not in entry.key:
+            if step.on_not_found == "continue" and entry.kind is not Kind.search:
                 add(f"{where}.on_not_found", "only searches can be not found")
         connection = step.connection or last_connection.get(app)
         if connection is None:

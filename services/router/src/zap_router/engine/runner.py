@@ -92,6 +92,7 @@ class RunEngine:
         redispatch_after: timedelta = timedelta(minutes=15),
         deadline: timedelta = timedelta(days=1),
         on_run_failed: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        chunk: int = 100,
     ) -> None:
         self.index = index
         self.versions = versions
@@ -104,6 +105,7 @@ class RunEngine:
         self.redispatch_after = redispatch_after
         self.deadline = deadline
         self.on_run_failed = on_run_failed
+        self.chunk = chunk
 
     # ------------------------------------------------------------------ events
 
@@ -141,12 +143,20 @@ class RunEngine:
                 source[doc["_id"]] = event.id
                 commands[doc["_id"]] = cmds
                 transitions[doc["_id"]] = evs
-        inserted, rejected = await self.runs.insert_new(docs)
-        for run_id, reason in rejected.items():
-            poison[source[run_id]] = f"run could not be stored: {reason}"
-        await self.publisher.send(
-            [c for rid in inserted for c in commands[rid]], [e for rid in inserted for e in transitions[rid]]
-        )
+        # Store then send, chunk by chunk, so storing a chunk overlaps sending the one before it.
+        inserted: set[str] = set()
+        sends: list[asyncio.Task[None]] = []
+        try:
+            for i in range(0, len(docs), self.chunk):
+                ids, rejected = await self.runs.insert_new(docs[i : i + self.chunk])
+                inserted |= ids
+                for run_id, reason in rejected.items():
+                    poison[source[run_id]] = f"run could not be stored: {reason}"
+                cmds = [c for rid in ids for c in commands[rid]]
+                evs = [e for rid in ids for e in transitions[rid]]
+                sends.append(asyncio.create_task(self.publisher.send(cmds, evs)))
+        finally:
+            await asyncio.gather(*sends)
         for doc in docs:
             if doc["_id"] in inserted:
                 self._count(doc)

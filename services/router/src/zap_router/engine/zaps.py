@@ -7,6 +7,7 @@ at once, and every replica reconciles with MongoDB periodically in case it misse
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -122,26 +123,39 @@ class ZapService:
             log.exception("changelog record for zap %s cannot be loaded", record.get("zap_id"))
 
     async def reload(self) -> int:
-        """Reconcile the index with MongoDB (start-up and periodically)."""
+        """Reconcile the index with MongoDB (start-up and periodically).
+
+        Reads every head (small documents) and loads versions only for zaps whose revision is
+        newer than what this replica has applied, so a periodic check of 10,000 zaps is cheap.
+        """
         heads = await self.store.all_heads()
-        live = [h for h in heads if h.get("enabled") and not h.get("deleted")]
-        versions = await self.store.versions_by_ids([version_id(h["_id"], h["version"]) for h in live])
-        zaps: list[ActiveZap] = []
-        for head in live:
+        known = set()
+        stale = []
+        for head in heads:
+            known.add(head["_id"])
+            if head["revision"] <= self.index.revision(head["_id"]):
+                continue
+            if head.get("enabled") and not head.get("deleted"):
+                stale.append(head)
+            else:
+                self.index.remove(head["_id"], head["revision"])
+        versions = await self.store.versions_by_ids([version_id(h["_id"], h["version"]) for h in stale])
+        for head in stale:
             doc = versions.get(version_id(head["_id"], head["version"]))
             if doc is None:
                 continue
             try:
-                zaps.append(active_from_record(changelog_record(head, doc), self.catalog))
+                self.index.upsert(active_from_record(changelog_record(head, doc), self.catalog))
             except Exception:
                 log.exception("zap %s cannot be loaded", head["_id"])
-        self.index.replace_all(zaps, {h["_id"]: h["revision"] for h in heads})
+        for zap_id in self.index.ids():
+            if zap_id not in known:
+                self.index.remove(zap_id)
         return len(self.index)
 
     # ------------------------------------------------------------------ API
 
-    async def create(self, tenant: str, token: str, spec: ZapSpec, enabled: bool = True) -> dict[str, Any]:
-        steps = await self.validate(tenant, token, spec)
+    def _new(self, tenant: str, spec: ZapSpec, steps: list[Any], enabled: bool) -> tuple[dict, dict]:
         zap_id = "z_" + uuid.uuid4().hex[:20]
         now = self.clock.now()
         version = self._version_doc(zap_id, tenant, 1, spec, steps)
@@ -157,9 +171,34 @@ class ZapService:
             "created_at": now,
             "updated_at": now,
         }
+        return head, version
+
+    async def create(self, tenant: str, token: str, spec: ZapSpec, enabled: bool = True) -> dict[str, Any]:
+        steps = await self.validate(tenant, token, spec)
+        head, version = self._new(tenant, spec, steps, enabled)
         await self.store.insert(head, version)
         await self._publish(head, version)
         return view(head, version)
+
+    async def create_many(
+        self, items: list[tuple[str, ZapSpec]], token: str = "", enabled: bool = True
+    ) -> list[str]:
+        """Import many zaps at once (migrations, benchmarks): all validated first, then stored in bulk.
+
+        Raises :class:`ZapInvalid` listing the problems of every invalid zap (nothing is stored).
+        """
+        connections = {t: await self.directory.connections(t, token) for t in {t for t, _ in items}}
+        pairs, problems = [], []
+        for i, (tenant, spec) in enumerate(items):
+            steps, found = validate_zap(spec, self.catalog, connections[tenant])
+            problems += [Problem(f"[{i}].{p.loc}", p.msg) for p in found]
+            pairs.append(self._new(tenant, spec, [s.model_dump() for s in steps], enabled))
+        if problems:
+            raise ZapInvalid(problems)
+        await self.store.insert_many([h for h, _ in pairs], [v for _, v in pairs])
+        for i in range(0, len(pairs), 500):
+            await asyncio.gather(*(self._publish(h, v) for h, v in pairs[i : i + 500]))
+        return [h["_id"] for h, _ in pairs]
 
     async def _head(self, tenant: str, zap_id: str) -> dict[str, Any]:
         head = await self.store.head(zap_id, tenant)

@@ -1,0 +1,185 @@
+"""Save-time validation lists every problem (DESIGN.md §4) and resolves inherited connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kxflow_contracts.catalog import CATALOG
+from zap_router.domain.validation import validate_zap
+from zap_router.domain.zaps import ZapSpec
+from zap_router.testing import demo_catalog
+
+CONNECTIONS = {"kartra": {"kartra-main"}, "xero": {"xero-au", "xero-nz"}}
+TRIGGER = {"app": "kartra", "event": "kartra.product.purchased", "connection": "kartra-main"}
+
+
+def spec(**overrides: Any) -> ZapSpec:
+    base: dict[str, Any] = {
+        "name": "z",
+        "trigger": TRIGGER,
+        "steps": [
+            {
+                "id": "contact",
+                "action": "xero.contact.find_or_create",
+                "connection": "xero-au",
+                "input": {"Name": "{{ trigger.lead.email }}"},
+            },
+            {
+                "id": "invoice",
+                "action": "xero.sales_invoice.create",
+                "input": {
+                    "Contact": {"ContactID": "{{ steps.contact.ContactID }}"},
+                    "LineItems": [{"Description": "x", "UnitAmount": "{{ trigger.transaction.amount }}"}],
+                },
+            },
+        ],
+    }
+    base.update(overrides)
+    return ZapSpec.model_validate(base)
+
+
+def test_valid_zap_inherits_the_previous_connection_of_the_same_app() -> None:
+    steps, problems = validate_zap(spec(), demo_catalog(), CONNECTIONS)
+    assert problems == []
+    assert [(s.id, s.app, s.connection) for s in steps] == [
+        ("contact", "xero", "xero-au"),
+        ("invoice", "xero", "xero-au"),
+    ]
+
+
+def test_every_problem_is_listed() -> None:
+    bad = spec(
+        trigger={**TRIGGER, "connection": "kartra-other", "params": {"colour": "red"}},
+        filter={
+            "any": [
+                {
+                    "all": [
+                        {"field": "steps.contact.ContactID", "op": "exists"},
+                        {"field": "trigger.x", "op": "matches", "value": "("},
+                    ]
+                }
+            ]
+        },
+        steps=[
+            {"id": "contact", "action": "xero.contact.teleport", "connection": "xero-au", "input": {}},
+            {
+                "id": "invoice",
+                "action": "xero.sales_invoice.create",
+                "connection": "xero-mars",
+                "input": {
+                    "Contact": {"ContactID": "{{ steps.paid.InvoiceID }}"},
+                    "Colour": "red",
+                    "LineItems": [{"Description": "x", "UnitAmount": "free"}],
+                },
+            },
+            {
+                "id": "paid",
+                "action": "xero.payment.create",
+                "input": {"Amount": "{{ trigger.transaction.amount", "Date": "{{ steps.ghost.x }}"},
+            },
+            {"id": "paid", "action": "kartra.lead.tag.assign", "input": {"lead_email": "x", "tag": "y"}},
+        ],
+    )
+    _, problems = validate_zap(bad, demo_catalog(), CONNECTIONS)
+    found = {(p.loc, p.msg.split(" (")[0].split(":")[0]) for p in problems}
+    expected_locs = {
+        "trigger.connection",
+        "trigger.params.colour",
+        "filter.any[0].all[0].field",
+        "filter.any[0].all[1].value",
+        "steps[0].action",
+        "steps[1].connection",
+        "steps[1].input.Colour",
+        "steps[1].input.LineItems.0.UnitAmount",
+        "steps[1].input.Contact.ContactID",
+        "steps[2].input.Invoice",
+        "steps[2].input.Account",
+        "steps[2].input.Amount",
+        "steps[2].input.Date",
+        "steps[3].id",
+    }
+    assert expected_locs <= {loc for loc, _ in found}, problems
+    messages = {p.loc: p.msg for p in problems}
+    assert "does not precede" in messages["steps[1].input.Contact.ContactID"]
+    assert "does not exist" in messages["steps[2].input.Date"]
+    assert "syntax error" in messages["steps[2].input.Amount"]
+
+
+def test_not_found_continue_only_for_searches() -> None:
+    bad = spec(
+        steps=[
+            {
+                "id": "c",
+                "action": "xero.contact.find_or_create",
+                "connection": "xero-au",
+                "input": {"Name": "x"},
+                "on_not_found": "continue",
+            }
+        ]
+    )
+    _, problems = validate_zap(bad, demo_catalog(), CONNECTIONS)
+    assert [p.loc for p in problems] == ["steps[0].on_not_found"]
+
+
+def test_step_ids_must_be_identifiers() -> None:
+    with pytest.raises(ValueError):
+        spec(steps=[{"id": "Bad.Id", "action": "xero.contact.find", "input": {}}])
+
+
+DESIGN_EXAMPLE = {
+    "name": "Kartra purchase → Xero invoice and payment",
+    "trigger": {
+        "app": "kartra",
+        "event": "kartra.product.purchased",
+        "connection": "kartra-main",
+        "params": {"product_id": "123"},
+    },
+    "filter": {"any": [{"all": [{"field": "trigger.transaction.amount", "op": "gt", "value": 0}]}]},
+    "steps": [
+        {
+            "id": "contact",
+            "action": "xero.contact.find_or_create",
+            "connection": "xero-acme-au",
+            "input": {
+                "Name": "{{ trigger.lead.first_name }} {{ trigger.lead.last_name }}",
+                "EmailAddress": "{{ trigger.lead.email }}",
+            },
+        },
+        {
+            "id": "invoice",
+            "action": "xero.sales_invoice.create",
+            "input": {
+                "Contact": {"ContactID": "{{ steps.contact.ContactID }}"},
+                "Status": "AUTHORISED",
+                "LineItems": [
+                    {
+                        "Description": "{{ trigger.product.name }}",
+                        "Quantity": 1,
+                        "UnitAmount": "{{ trigger.transaction.amount }}",
+                        "AccountCode": "200",
+                    }
+                ],
+            },
+        },
+        {
+            "id": "paid",
+            "action": "xero.payment.create",
+            "input": {
+                "Invoice": {"InvoiceID": "{{ steps.invoice.InvoiceID }}"},
+                "Account": {"Code": "090"},
+                "Amount": "{{ trigger.transaction.amount }}",
+                "Date": "{{ trigger.time | date('%Y-%m-%d') }}",
+            },
+        },
+    ],
+}
+
+
+def test_design_example_zap_is_valid_against_the_real_catalog() -> None:
+    """DESIGN.md §4's example, against the catalog the gateways publish (not the test catalog)."""
+    connections = {"kartra": {"kartra-main"}, "xero": {"xero-acme-au"}}
+    steps, problems = validate_zap(ZapSpec.model_validate(DESIGN_EXAMPLE), CATALOG, connections)
+    assert problems == []
+    assert [s.connection for s in steps] == ["xero-acme-au"] * 3
