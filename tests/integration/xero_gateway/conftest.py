@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from asgi_server import serve
 from cryptography.fernet import Fernet
+from integration.xero_gateway.xero_gw_helpers import TENANT, TOKEN
 
 from kxflow_sandboxes.xero import SandboxConfig
 from kxflow_sandboxes.xero import create_app as create_sandbox
@@ -20,7 +21,6 @@ from xero_gateway.main import create_app
 from xero_gateway.settings import XeroGatewaySettings
 
 SANDBOXES: list[Any] = []
-from integration.xero_gateway.xero_gw_helpers import TENANT, TOKEN
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -60,6 +60,8 @@ def register(
     async def on_commands(_: list[Any], msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
 
+        running: dict[str, asyncio.Future[Any]] = {}
+
         async def one(record: Any) -> bool:
             try:
                 event = decode(record.value, record.headers or ())
@@ -69,8 +71,10 @@ def register(
                     record.value, Topics.dlq(record.topic), key=record.key, headers=_dlq_headers(record, exc)
                 )
                 return True
+            if cmd.command_id not in running:  # the same command twice in one batch runs once
+                running[cmd.command_id] = asyncio.ensure_future(executor.handle(cmd))
             try:
-                result = await executor.handle(cmd)
+                result = await asyncio.shield(running[cmd.command_id])
             except Busy:
                 return False
             await publisher.result(cmd, result)
@@ -82,7 +86,7 @@ def register(
             raise TransientError("some commands are being executed by another consumer")
 
     @broker.subscriber(topics.xero_webhooks_raw, group_id=group, **CONSUMER_DEFAULTS)
-    async def on_raw_webhook(body: bytes, msg: KafkaMessage) -> None:
+    async def on_raw_webhook(body: Any, msg: KafkaMessage) -> None:
         raw = msg.body
         try:
             payload = json.loads(raw)
