@@ -37,6 +37,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/readyz"
     sandbox: bool = False
+    args: list[str] = field(default_factory=list)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -102,16 +103,19 @@ def services(cfg: dict[str, str]) -> list[Service]:
                 "xero-sandbox", "kxflow_sandboxes.xero", 8130, ready_path="/_sandbox/health", sandbox=True
             ),
         ]
-    kartra_env = {**common, "HTTP_PORT": "8020"}
-    xero_env = {**common, "HTTP_PORT": "8030"}
+    kartra_env = {**common, "HTTP_PORT": "8020", "PUBLIC_BASE_URL": "http://127.0.0.1:8020"}
+    xero_env = {**common, "HTTP_PORT": "8030", "PUBLIC_URL": "http://127.0.0.1:8030"}
     if sandboxes:
+        # The sandboxes' well-known demo credentials (tests/sandboxes: SandboxConfig defaults).
         kartra_env["KARTRA_API_URL"] = f"{kartra_sb}/api"
         xero_env.update(
             {
-                "XERO_API_URL": f"{xero_sb}",
-                "XERO_IDENTITY_URL": f"{xero_sb}",
-                "XERO_LOGIN_URL": f"{xero_sb}",
-                "PUBLIC_URL": "http://127.0.0.1:8030",
+                "API_BASE_URL": xero_sb,
+                "IDENTITY_BASE_URL": xero_sb,
+                "LOGIN_BASE_URL": xero_sb,
+                "CLIENT_ID": "kxflow-demo-client",
+                "CLIENT_SECRET": "kxflow-demo-secret-0123456789",
+                "WEBHOOK_KEY": "kxflow-webhook-key-0123456789abcdef",
             }
         )
     out += [
@@ -201,7 +205,7 @@ def main() -> None:
             fh = log.open("ab")
             cmd = [sys.executable, "-m", svc.module]
             if svc.sandbox:
-                cmd += ["--port", str(svc.port)]
+                cmd += ["--port", str(svc.port), *svc.args]
             proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=process_env(svc, cfg), stdout=fh, stderr=subprocess.STDOUT
             )
