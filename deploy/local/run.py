@@ -97,10 +97,15 @@ def services(cfg: dict[str, str]) -> list[Service]:
     if sandboxes:
         out += [
             Service(
-                "kartra-sandbox", "kxflow_sandboxes.kartra", 8120, ready_path="/_sandbox/health", sandbox=True
+                "kartra-sandbox", "kxflow_sandboxes.kartra", 8120, ready_path="/_sandbox/calls", sandbox=True
             ),
             Service(
-                "xero-sandbox", "kxflow_sandboxes.xero", 8130, ready_path="/_sandbox/health", sandbox=True
+                "xero-sandbox",
+                "kxflow_sandboxes.xero",
+                8130,
+                ready_path="/_sandbox/stats",
+                sandbox=True,
+                args=["--webhook-url", "http://127.0.0.1:8030/v1/webhooks/xero"],
             ),
         ]
     kartra_env = {**common, "HTTP_PORT": "8020", "PUBLIC_BASE_URL": "http://127.0.0.1:8020"}
