@@ -3,90 +3,16 @@ and webhooks → hydration → trigger events."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
-from integration.xero_gateway.xero_gw_helpers import TENANT, connect_all
+from integration.xero_gateway.xero_gw_helpers import TENANT, Results, connect_all, run, send
 from waiting import wait_for
 
-from kxflow_contracts.commands import COMMAND_TYPE, ActionCommand
-from kxflow_contracts.envelope import CloudEvent, decode
+from kxflow_contracts.commands import COMMAND_TYPE
+from kxflow_contracts.envelope import CloudEvent
 from kxflow_contracts.runtime.kafka import publish_event
 from kxflow_contracts.topics import Topics
-
-
-class Results:
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            group_id=f"t-{uuid.uuid4().hex[:6]}",
-        )
-        self.items: list[CloudEvent] = []
-        self._task: asyncio.Task[Any] | None = None
-
-    async def __aenter__(self) -> Results:
-        await self.consumer.start()
-
-        async def pump() -> None:
-            async for rec in self.consumer:
-                self.items.append(decode(rec.value, rec.headers))
-
-        self._task = asyncio.create_task(pump())
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await self.consumer.stop()
-
-    def by_subject(self, subject: str) -> list[CloudEvent]:
-        return [e for e in self.items if e.subject == subject]
-
-
-async def send(
-    broker: KafkaBroker,
-    topics: Topics,
-    action: str,
-    inp: dict[str, Any],
-    step: str,
-    conn: str = "xero-acme-au",
-) -> ActionCommand:
-    cmd = ActionCommand(
-        command_id=uuid.uuid4().hex,
-        tenant=TENANT,
-        connection_id=conn,
-        action=action,
-        input=inp,
-        run_id="run-1",
-        zap_id="zap-1",
-        zap_version=1,
-        step_id=step,
-    )
-    event = CloudEvent(
-        id=f"{cmd.command_id}:1",
-        source="/router",
-        type=COMMAND_TYPE,
-        subject=cmd.command_id,
-        tenant=TENANT,
-        data=cmd,
-    )
-    await publish_event(broker, topics.xero_commands, event, cmd.key())
-    return cmd
-
-
-async def run(
-    broker: KafkaBroker, topics: Topics, results: Results, action: str, inp: dict[str, Any]
-) -> dict:
-    cmd = await send(broker, topics, action, inp, action)
-    found = await wait_for(
-        lambda: results.by_subject(cmd.command_id), timeout=30, message=f"result of {action}"
-    )
-    return found[0].data
 
 
 async def test_design_example_zap_steps_end_to_end(

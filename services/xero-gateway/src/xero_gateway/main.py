@@ -30,6 +30,7 @@ from xero_gateway.adapters.xero_api import XeroApi
 from xero_gateway.domain.budget import AppBudget, OrgBudget
 from xero_gateway.domain.clock import Clock
 from xero_gateway.entrypoints import consumers
+from xero_gateway.entrypoints.command_consumer import CommandConsumer
 from xero_gateway.entrypoints.http_routes import build_router
 from xero_gateway.service_layer.connect import ConnectService
 from xero_gateway.service_layer.executor import Executor
@@ -65,7 +66,12 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         settings.client_secret,
     )
     tokens = TokenManager(
-        repos, identity, settings.scopes, settings.token_refresh_skew_seconds, settings.refresh_lease_seconds
+        repos,
+        identity,
+        settings.scopes,
+        settings.token_refresh_skew_seconds,
+        settings.refresh_lease_seconds,
+        wall=clock.wall,
     )
     scheduler = Scheduler(
         clock,
@@ -94,14 +100,23 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         f"{settings.public_url.rstrip('/')}/v1/xero/callback",
         settings.scopes,
         on_limit=lambda org, per_day: scheduler.budget(org).set_daily_limit(per_day or settings.per_day),
+        wall=clock.wall,
     )
-    consumers.register(
-        broker,
-        settings.topics,
-        executor,
-        hydrator,
-        publisher,
-        on_result=lambda status: metrics.results.labels(status).inc(),
+    consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
+    commands = CommandConsumer(
+        settings.kafka_bootstrap_servers,
+        settings.topics.xero_commands,
+        settings.consumer_group,
+        consumers.command_handler(
+            broker,
+            executor,
+            publisher,
+            on_result=lambda status: metrics.results.labels(status).inc(),
+            on_dead_letter=lambda topic, _exc: metrics.dead_letters.labels(topic).inc(),
+        ),
+        per_key_workers=settings.concurrent,
+        max_buffered_per_partition=settings.command_buffer_per_partition,
+        client_id=settings.service_name,
     )
 
     async def refresh_metrics() -> None:
@@ -126,6 +141,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
             if conn.daily_limit:
                 scheduler.budget(conn.xero_tenant_id).set_daily_limit(conn.daily_limit)
         await broker.start()
+        await commands.start()
         tasks = [asyncio.create_task(refresh_metrics())]
         if settings.poll_enabled:
             tasks.append(asyncio.create_task(poller.run()))
@@ -135,6 +151,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await commands.stop()
             await broker.stop()
             if "http_client" not in overrides:
                 await http.aclose()
@@ -157,4 +174,5 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.state.api = api
     app.state.publisher = publisher
     app.state.poller = poller
+    app.state.commands = commands
     return app

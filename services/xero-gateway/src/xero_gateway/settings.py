@@ -49,6 +49,9 @@ class XeroGatewaySettings(ServiceSettings):
     clock_speed: float = Field(default=1.0, description="Tests: run rate-limit windows faster than real time")
     http_timeout_seconds: float = 30.0
     max_attempts: int = 4
+    command_buffer_per_partition: int = Field(
+        default=5000, description="Commands buffered per partition before its fetching pauses"
+    )
     token_refresh_skew_seconds: float = 300.0
     refresh_lease_seconds: float = 30.0
 

@@ -20,9 +20,14 @@ class Clock:
         self._monotonic = monotonic
         self._sleeper = sleeper
         self._origin = monotonic()
+        self._wall_origin = time.time()
 
     def now(self) -> float:
         return (self._monotonic() - self._origin) * self.speed
+
+    def wall(self) -> float:
+        """Unix time on this clock (token expiry runs on it, as it does in the sandbox)."""
+        return self._wall_origin + self.now()
 
     def real(self, virtual_seconds: float) -> float:
         return max(0.0, virtual_seconds) / self.speed

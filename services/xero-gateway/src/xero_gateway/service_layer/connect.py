@@ -4,6 +4,7 @@ and custom connections (client credentials)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.repositories import Connection, Repositories
@@ -17,7 +18,9 @@ class ConnectService:
         redirect_uri: str,
         scope: str,
         on_limit: object = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        self._wall = wall
         self.repos = repos
         self.identity = identity
         self.redirect_uri = redirect_uri
@@ -50,7 +53,7 @@ class ConnectService:
             kind,
             tokens["access_token"],
             tokens.get("refresh_token"),
-            time.time() + float(tokens.get("expires_in", 1800)),
+            self._wall() + float(tokens.get("expires_in", 1800)),
         )
         out = []
         for org in orgs:

@@ -42,12 +42,20 @@ class TokenManager:
         self._owner = f"{os.getpid()}-{id(self)}"
         self._locks: dict[str, asyncio.Lock] = {}
         self._on_needs_reauth = on_needs_reauth
+        # Access tokens stay valid until they expire even after another replica refreshed, so a
+        # fresh one is served from memory (a 401 passes it back as ``stale`` and drops it).
+        self._cache: dict[str, tuple[str, float]] = {}
 
     async def access_token(self, conn: Connection, stale: str | None = None) -> str:
         """A usable access token; ``stale`` is one Xero just refused (forces a refresh unless
         another replica already replaced it)."""
         if conn.status == "needs_reauth":
             raise NeedsReauth(conn.status_reason or "needs_reauth")
+        cached = self._cache.get(conn.token_set_id)
+        if cached is not None and (cached[0] == stale or cached[1] - self._skew <= self._wall()):
+            self._cache.pop(conn.token_set_id, None)
+        elif cached is not None:
+            return cached[0]
         lock = self._locks.setdefault(conn.token_set_id, asyncio.Lock())
         async with lock:
             deadline = time.monotonic() + self._lease + 15
@@ -57,6 +65,8 @@ class TokenManager:
                     raise NeedsReauth("no tokens stored for this connection")
                 fresh = ts.expires_at - self._skew > self._wall()
                 if (fresh and stale is None) or (stale is not None and ts.access_token != stale):
+                    if fresh:
+                        self._cache[conn.token_set_id] = (ts.access_token, ts.expires_at)
                     return ts.access_token
                 if await self._repos.take_refresh_lease(
                     conn.token_set_id, ts.version, self._owner, self._wall(), self._lease
@@ -81,16 +91,19 @@ class TokenManager:
         except Exception:
             await self._repos.drop_refresh_lease(conn.token_set_id, ts.version, self._owner)
             raise
+        expires_at = self._wall() + float(data.get("expires_in", 1800))
         await self._repos.finish_refresh(
             conn.token_set_id,
             ts.version,
             data["access_token"],
             data.get("refresh_token", ts.refresh_token),
-            self._wall() + float(data.get("expires_in", 1800)),
+            expires_at,
         )
+        self._cache[conn.token_set_id] = (data["access_token"], expires_at)
         return data["access_token"]
 
     async def mark_needs_reauth(self, token_set_id: str, reason: str) -> None:
+        self._cache.pop(token_set_id, None)
         await self._repos.set_status(token_set_id, "needs_reauth", reason)
         if self._on_needs_reauth is not None:
             self._on_needs_reauth(token_set_id)
