@@ -36,4 +36,4 @@ def to_msdate(value: str | date | datetime) -> str:
 
 def http_date(value: datetime) -> str:
     """``If-Modified-Since`` value (Xero accepts ISO-8601 UTC, accurate to the second)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

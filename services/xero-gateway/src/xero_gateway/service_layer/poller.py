@@ -1,9 +1,10 @@
-"""Polling triggers (resources Xero sends no webhook for) and the reconciliation poll.
+"""Polling triggers (resources Xero sends no webhook for), the reconciliation poll, backfills.
 
 One lease per (connection, resource) in MongoDB, so exactly one replica polls it; one poll per
 resource feeds every trigger on it (the router matches trigger parameters); the interval comes
 from the organisation's daily budget (``domain.budget.poll_interval``). Cursors (the highest
-``UpdatedDateUTC`` seen) and per-change dedupe keys live in MongoDB and survive restarts.
+``UpdatedDateUTC`` seen) and per-change dedupe keys live in MongoDB and survive restarts and
+redeploys, so a change fires its trigger exactly once. What is polled is ``domain.polls``.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from kxflow_contracts.events.base import Origin
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.domain import msdate
-from xero_gateway.domain.actions import full_path
-from xero_gateway.domain.budget import Priority, poll_interval
+from xero_gateway.domain import polls as p
+from xero_gateway.domain.budget import poll_interval
 from xero_gateway.domain.clock import Clock
 from xero_gateway.domain.webhooks import change_key
 
@@ -31,63 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xero_gateway.poller")
 OVERLAP = timedelta(minutes=2)
+PAGE = 100
 
 
-@dataclass(frozen=True)
-class PollSpec:
-    name: str
-    collection: str
-    id_field: str
-    field: str
-    triggers: tuple[tuple[str, tuple[str, ...]], ...]
-    """(trigger key, resource fields whose values make a change new) per trigger."""
-    priority: Priority = Priority.polling
-    origin: Origin = Origin.poll
-    params: tuple[tuple[str, str], ...] = ()
-
-
-POLLS = (
-    PollSpec(
-        "payments",
-        "Payments",
-        "PaymentID",
-        "payment",
-        (("xero.payment.created", ()), ("xero.payment.reconciled", ("IsReconciled",))),
-    ),
-    PollSpec(
-        "purchase_orders",
-        "PurchaseOrders",
-        "PurchaseOrderID",
-        "purchase_order",
-        (("xero.purchase_order.status_entered", ("Status",)),),
-    ),
-    PollSpec("quotes", "Quotes", "QuoteID", "quote", (("xero.quote.created", ("Status",)),)),
-    PollSpec(
-        "bank_transactions",
-        "BankTransactions",
-        "BankTransactionID",
-        "bank_transaction",
-        (("xero.bank_transaction.created", ()),),
-    ),
-    PollSpec(
-        "invoices_reconcile",
-        "Invoices",
-        "InvoiceID",
-        "invoice",
-        (("xero.sales_invoice.updated", ("UpdatedDateUTC",)),),
-        Priority.reconcile,
-        Origin.reconcile,
-    ),
-    PollSpec(
-        "contacts_reconcile",
-        "Contacts",
-        "ContactID",
-        "contact",
-        (("xero.contact.updated", ("UpdatedDateUTC",)),),
-        Priority.reconcile,
-        Origin.reconcile,
-    ),
-)
+class PollFailed(Exception):
+    """Xero did not answer a poll (the cursor stays where it was; the next poll retries)."""
 
 
 class Poller:
@@ -109,12 +56,20 @@ class Poller:
         self.owner = f"{os.getpid()}-{id(self)}"
         self.polls_done = 0
 
-    def interval(self, conn: Connection) -> timedelta:
+    def specs(self) -> list[p.PollSpec]:
+        return [
+            s
+            for s in p.POLLS
+            if (s.origin is not p.Origin.reconcile or self.settings.reconcile_enabled)
+            and s.name not in self.settings.poll_disabled
+        ]
+
+    def interval(self, conn: Connection, spec: p.PollSpec) -> timedelta:
         seconds = poll_interval(
             conn.daily_limit or self.settings.per_day,
-            len(POLLS),
+            len(self.specs()),
             self.settings.poll_budget_share,
-            self.settings.poll_min_interval_seconds,
+            max(self.settings.poll_min_interval_seconds, spec.min_interval),
         )
         return timedelta(seconds=self.clock.real(seconds))
 
@@ -129,76 +84,173 @@ class Poller:
             await asyncio.sleep(self.settings.poll_tick_seconds)
 
     async def tick(self) -> int:
+        """Poll every (connection, resource) that is due and not leased by another replica."""
         done = 0
         for conn in await self.repos.list():
             if conn.status != "active":
                 continue
-            for spec in POLLS:
-                if spec.origin is Origin.reconcile and not self.settings.reconcile_enabled:
-                    continue
+            for spec in self.specs():
                 key = f"{conn.tenant}/{conn.connection_id}/{spec.name}"
                 now = datetime.now(UTC)
                 if not await self.repos.take_poll_lease(key, self.owner, now, now, 300):
                     continue
                 cursor = await self.repos.cursor(key)
+                watermark = cursor.get("watermark")
                 try:
-                    watermark = await self.poll(conn, spec, cursor.get("watermark"))
+                    watermark = await self.poll(conn, spec, watermark)
+                except PollFailed as exc:
+                    log.warning("poll %s failed: %s", key, exc)
                 finally:
                     await self.repos.finish_poll(
                         key,
                         self.owner,
-                        datetime.now(UTC) + self.interval(conn),
+                        datetime.now(UTC) + self.interval(conn, spec),
                         **({"watermark": watermark} if watermark else {}),
                     )
                 done += 1
         self.polls_done += done
         return done
 
-    async def poll(self, conn: Connection, spec: PollSpec, watermark: str | None) -> str | None:
-        headers = {}
-        if watermark:
-            since = (msdate.parse(watermark) or datetime.now(UTC)) - OVERLAP
-            headers["If-Modified-Since"] = msdate.http_date(since)
+    async def poll(self, conn: Connection, spec: p.PollSpec, watermark: str | None) -> str | None:
+        if spec.kind == "list":
+            return await self.poll_list(conn, spec, watermark)
+        if spec.kind == "overdue":
+            await self._overdue(conn, spec)
+        elif spec.kind == "payslips":
+            return await self._payslips(conn, spec, watermark)
+        elif spec.kind == "projects":
+            await self._projects(conn, spec)
+        elif spec.kind == "report":
+            await self._reports(conn, spec)
+        return watermark
+
+    async def _get(
+        self, conn: Connection, spec: p.PollSpec, path: str, params: dict[str, str], since: datetime | None
+    ) -> Any:
+        headers = {"If-Modified-Since": msdate.http_date(since)} if since else {}
+        res = await self.api.call(
+            conn, "GET", path, params=params or None, headers=headers, priority=spec.priority
+        )
+        if res.status_code != 200:
+            raise PollFailed(f"GET {path} answered {res.status_code}")
+        return res.json()
+
+    async def poll_list(
+        self,
+        conn: Connection,
+        spec: p.PollSpec,
+        watermark: str | None,
+        *,
+        since: datetime | None = None,
+        key_scope: str = "",
+        on_page: Any = None,
+    ) -> str | None:
+        """Every record changed since the watermark (minus an overlap), page by page."""
         best = msdate.parse(watermark) if watermark else None
+        if since is None and best is not None:
+            since = best - OVERLAP
         page = 1
         while True:
             params = {"page": str(page), **dict(spec.params)}
-            if spec.collection != "Quotes":
-                params["pageSize"] = "100"
-            res = await self.api.call(
-                conn,
-                "GET",
-                full_path(f"/{spec.collection}"),
-                params=params,
-                headers=headers,
-                priority=spec.priority,
-            )
-            if res.status_code != 200:
-                return watermark
-            items: list[dict[str, Any]] = res.json().get(spec.collection) or []
+            if spec.page_size:
+                params["pageSize"] = str(PAGE)
+            items: list[dict[str, Any]] = (await self._get(conn, spec, spec.path, params, since)).get(
+                spec.collection
+            ) or []
             for item in items:
-                await self._emit(conn, spec, item)
+                await self.emit(conn, spec, item, key_scope=key_scope)
                 updated = msdate.parse(item.get("UpdatedDateUTC"))
                 if updated and (best is None or updated > best):
                     best = updated
-            if len(items) < 100:
+            if on_page is not None:
+                await on_page(page, len(items))
+            if len(items) < PAGE:
                 break
             page += 1
         return msdate.to_msdate(best) if best else watermark
 
-    async def _emit(self, conn: Connection, spec: PollSpec, item: dict[str, Any]) -> None:
-        rid = str(item.get(spec.id_field, "")).lower()
-        for trigger, change_fields in spec.triggers:
-            if trigger == "xero.payment.reconciled" and not item.get("IsReconciled"):
+    async def _overdue(self, conn: Connection, spec: p.PollSpec) -> None:
+        today = datetime.now(UTC)
+        page = 1
+        while True:
+            params = {
+                "page": str(page),
+                "pageSize": str(PAGE),
+                **dict(spec.params),
+                "where": p.overdue_where(today),
+            }
+            items = (await self._get(conn, spec, spec.path, params, None)).get(spec.collection) or []
+            for invoice in items:
+                days = p.overdue_days(invoice, today)
+                for d in range(max(1, days - p.OVERDUE_CATCH_UP + 1), days + 1):
+                    await self.emit(conn, spec, invoice, change=str(d), extra={"days_overdue": d})
+            if len(items) < PAGE:
+                break
+            page += 1
+
+    async def _payslips(self, conn: Connection, spec: p.PollSpec, watermark: str | None) -> str | None:
+        best = msdate.parse(watermark) if watermark else None
+        since = best - OVERLAP if best else None
+        runs = (await self._get(conn, spec, spec.path, dict(spec.params), since)).get("PayRuns") or []
+        for run in runs:
+            seen_key = change_key(conn.tenant, conn.connection_id, "payrun", run["PayRunID"], "fetched")
+            if await self.repos.seen.find_one({"_id": seen_key}) is not None:
                 continue
-            if (
-                spec.origin is Origin.reconcile
-                and trigger.startswith("xero.sales_invoice")
-                and item.get("Type") != "ACCREC"
-            ):
+            full = (await self._get(conn, spec, f"{spec.path}/{run['PayRunID']}", {}, None)).get(
+                "PayRuns"
+            ) or [run]
+            pay_run = {k: v for k, v in full[0].items() if k != "Payslips"}
+            for slip in full[0].get("Payslips") or []:
+                await self.emit(conn, spec, slip, rid=slip["PayslipID"], extra={"pay_run": pay_run})
+            await self.seen.first_time(seen_key)
+            updated = msdate.parse(run.get("UpdatedDateUTC"))
+            if updated and (best is None or updated > best):
+                best = updated
+        return msdate.to_msdate(best) if best else watermark
+
+    async def _projects(self, conn: Connection, spec: p.PollSpec) -> None:
+        page = 1
+        while True:
+            params = {"page": str(page), "pageSize": str(PAGE), **dict(spec.params)}
+            body = await self._get(conn, spec, spec.path, params, None)
+            for project in body.get("items") or []:
+                await self.emit(conn, spec, project)
+            if page >= int((body.get("pagination") or {}).get("pageCount") or 1):
+                break
+            page += 1
+
+    async def _reports(self, conn: Connection, spec: p.PollSpec) -> None:
+        for report_type in self.settings.poll_report_types:
+            body = await self._get(conn, spec, f"{spec.path}/{report_type}", {}, None)
+            for report in body.get("Reports") or []:
+                await self.emit(
+                    conn,
+                    spec,
+                    report,
+                    rid=report_type,
+                    change=p.report_fingerprint(report),
+                    extra={"report_type": report_type},
+                )
+
+    async def emit(
+        self,
+        conn: Connection,
+        spec: p.PollSpec,
+        item: dict[str, Any],
+        *,
+        rid: str | None = None,
+        change: str | None = None,
+        extra: dict[str, Any] | None = None,
+        key_scope: str = "",
+    ) -> int:
+        """Publish each trigger this record fires, once per change (dedupe keys in MongoDB)."""
+        rid = str(rid or item.get(spec.id_field, "")).lower()
+        published = 0
+        for rule in spec.rules:
+            if rule.when is not None and not rule.when(item):
                 continue
-            change = "|".join(str(item.get(f)) for f in change_fields)
-            key = change_key(conn.tenant, conn.connection_id, trigger, rid, change)
+            what = change if change is not None else p.change_of(item, rule.change_fields)
+            key = change_key(conn.tenant, conn.connection_id, key_scope + rule.trigger, rid, what)
             if not await self.seen.first_time(key):
                 continue
             try:
@@ -206,13 +258,16 @@ class Poller:
                     conn.tenant,
                     conn.connection_id,
                     conn.xero_tenant_id,
-                    trigger,
+                    rule.trigger,
                     spec.field,
                     item,
                     spec.origin,
                     key,
                     rid,
+                    extra,
                 )
             except BaseException:
                 await self.seen.forget(key)
                 raise
+            published += 1
+        return published
