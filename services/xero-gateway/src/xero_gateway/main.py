@@ -32,6 +32,7 @@ from xero_gateway.domain.clock import Clock
 from xero_gateway.entrypoints import consumers
 from xero_gateway.entrypoints.command_consumer import CommandConsumer
 from xero_gateway.entrypoints.http_routes import build_router
+from xero_gateway.service_layer.backfills import Backfills
 from xero_gateway.service_layer.connect import ConnectService
 from xero_gateway.service_layer.executor import Executor
 from xero_gateway.service_layer.hydrator import Hydrator
@@ -94,6 +95,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     executor = Executor(api, repos, ActionLedger(db["action_ledger"]))
     hydrator = Hydrator(api, repos, seen, publisher)
     poller = Poller(api, repos, seen, hydrator, settings, clock)
+    backfills = Backfills(repos, poller)
     connect = ConnectService(
         repos,
         identity,
@@ -145,6 +147,8 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         tasks = [asyncio.create_task(refresh_metrics())]
         if settings.poll_enabled:
             tasks.append(asyncio.create_task(poller.run()))
+        if settings.backfills_enabled:
+            tasks.append(asyncio.create_task(backfills.run(settings.poll_tick_seconds)))
         try:
             yield
         finally:
@@ -161,7 +165,12 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     tenant_dep = bearer_tenant(lambda: settings.api_tokens)
     app.include_router(
         build_router(
-            connect, tenant_dep, settings.webhook_key, publisher, lambda n: metrics.webhook_events.inc(n)
+            connect,
+            tenant_dep,
+            settings.webhook_key,
+            publisher,
+            lambda n: metrics.webhook_events.inc(n),
+            backfills,
         )
     )
 
@@ -175,4 +184,5 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.state.publisher = publisher
     app.state.poller = poller
     app.state.commands = commands
+    app.state.backfills = backfills
     return app

@@ -60,6 +60,7 @@ class XeroGatewaySettings(ServiceSettings):
     poll_min_interval_seconds: float = 60.0
     poll_tick_seconds: float = 5.0
     reconcile_enabled: bool = True
+    backfills_enabled: bool = True
     poll_disabled: list[str] = Field(default_factory=list, description="Poll names (domain.polls) not to run")
     poll_report_types: list[str] = Field(
         default_factory=lambda: ["ProfitAndLoss", "BalanceSheet"],

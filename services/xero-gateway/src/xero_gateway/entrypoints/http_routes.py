@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from xero_gateway.domain.polls import BACKFILLS
 from xero_gateway.domain.signature import verify
 from xero_gateway.domain.webhooks import parse_batch
+from xero_gateway.service_layer.backfills import BackfillError, Backfills
 from xero_gateway.service_layer.connect import ConnectService
 
 
@@ -21,12 +24,19 @@ class DailyLimit(BaseModel):
     )
 
 
+class BackfillRequest(BaseModel):
+    connection_id: str
+    resource: str = Field(description=f"One of {sorted(BACKFILLS)}")
+    since: datetime = Field(description="Records created or changed since this time (UTC if no zone)")
+
+
 def build_router(
     connect: ConnectService,
     tenant_dep: Callable[..., str],
     webhook_key: str,
     publisher: Any,
     on_webhook: Callable[[int], None],
+    backfills: Backfills,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -89,5 +99,23 @@ def build_router(
                 return Response(status_code=503)
         on_webhook(len(events))
         return Response(status_code=200)
+
+    @router.post("/v1/backfills", tags=["backfills"], status_code=202)
+    async def create_backfill(body: BackfillRequest, tenant: str = Depends(tenant_dep)) -> dict[str, Any]:
+        """Emit every record of ``resource`` changed since ``since`` at the lowest priority, with
+        ``origin=backfill``; poll ``GET /v1/backfills/{id}`` for progress."""
+        try:
+            return await backfills.create(tenant, body.connection_id, body.resource, body.since)
+        except BackfillError as exc:
+            raise HTTPException(422, str(exc)) from None
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.get("/v1/backfills/{job_id}", tags=["backfills"])
+    async def get_backfill(job_id: str, tenant: str = Depends(tenant_dep)) -> dict[str, Any]:
+        job = await backfills.get(tenant, job_id)
+        if job is None:
+            raise HTTPException(404, f"no backfill {job_id!r}")
+        return job
 
     return router

@@ -157,13 +157,14 @@ class Poller:
             items: list[dict[str, Any]] = (await self._get(conn, spec, spec.path, params, since)).get(
                 spec.collection
             ) or []
+            emitted = 0
             for item in items:
-                await self.emit(conn, spec, item, key_scope=key_scope)
+                emitted += await self.emit(conn, spec, item, key_scope=key_scope)
                 updated = msdate.parse(item.get("UpdatedDateUTC"))
                 if updated and (best is None or updated > best):
                     best = updated
             if on_page is not None:
-                await on_page(page, len(items))
+                await on_page(page, len(items), emitted)
             if len(items) < PAGE:
                 break
             page += 1
