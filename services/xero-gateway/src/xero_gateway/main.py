@@ -185,4 +185,5 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.state.poller = poller
     app.state.commands = commands
     app.state.backfills = backfills
+    app.state.executor = executor
     return app

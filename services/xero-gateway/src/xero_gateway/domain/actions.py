@@ -147,16 +147,7 @@ SPECS: dict[str, ActionSpec] = {
             transform=_employee,
             summarize_errors=False,
         ),
-        ActionSpec(
-            "xero.payroll_au.employee.update",
-            "POST",
-            PAYROLL_AU + "/Employees/{EmployeeID}",
-            "Employees",
-            wrap="array",
-            path_fields=("EmployeeID",),
-            transform=_employee,
-            summarize_errors=False,
-        ),
+        ActionSpec("xero.payroll_au.employee.update", composite="employee_update", collection="Employees"),
         ActionSpec(
             "xero.project.create",
             "POST",
@@ -176,6 +167,20 @@ SPECS: dict[str, ActionSpec] = {
         ActionSpec("xero.account.find", composite="account_find", collection="Accounts"),
     )
 }
+
+
+EMPLOYEE_UPDATE = ActionSpec(
+    "xero.payroll_au.employee.update",
+    "POST",
+    PAYROLL_AU + "/Employees/{EmployeeID}",
+    "Employees",
+    wrap="array",
+    path_fields=("EmployeeID",),
+    transform=_employee,
+    summarize_errors=False,
+)
+EMPLOYEE_REQUIRED = ("FirstName", "LastName", "DateOfBirth")
+"""Payroll AU's update body is a whole Employee: the document requires these even on update."""
 
 
 def full_path(path: str) -> str:
@@ -210,10 +215,11 @@ def _fields(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
-def read_output(spec: ActionSpec, body: Any) -> dict[str, Any] | None:
-    """The action's output from Xero's answer (None: nothing there → ``not_found`` for searches)."""
+def read_output(spec: ActionSpec, body: Any, data: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The action's output from Xero's answer (None: nothing there → ``not_found`` for searches).
+    An empty answer (204) echoes the ids the request named."""
     if spec.output == "empty":
-        return {}
+        return {k: (data or {}).get(k) for k in spec.path_fields}
     if spec.output == "object" or spec.collection is None:
         return body if isinstance(body, dict) else None
     items = body.get(spec.collection) if isinstance(body, dict) else None

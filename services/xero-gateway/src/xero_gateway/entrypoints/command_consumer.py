@@ -40,14 +40,17 @@ class CommandConsumer:
         client_id: str = "xero-gateway",
     ) -> None:
         self.topic = topic
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=1000,
-        )
+        # Built in start(): aiokafka binds a consumer to the running loop, and create_app runs
+        # before uvicorn starts one (python -m xero_gateway failed at start otherwise).
+        self._consumer_options: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": group_id,
+            "client_id": client_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": 1000,
+        }
+        self._consumer: AIOKafkaConsumer = None  # type: ignore[assignment]
         self.tracker = OffsetTracker()
         self.dispatcher = KeyedDispatcher(handle, self.tracker.finished, per_key_workers, retry_delay)
         self._max_buffered = max_buffered_per_partition
@@ -57,6 +60,7 @@ class CommandConsumer:
         self.consumed = 0
 
     async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(**self._consumer_options)
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run())

@@ -132,7 +132,7 @@ class Executor:
         errors = element_errors(body, spec.collection or "")
         if errors:
             raise Failed(ActionError(code="ValidationException", message="; ".join(errors), details=body))
-        return act.read_output(spec, body)
+        return act.read_output(spec, body, data)
 
     async def _send(self, conn: Connection, req: act.Request, idempotency_key: str | None) -> Any:
         res = await self.api.call(
@@ -320,7 +320,8 @@ async def _attachment_upload(ex: Executor, conn: Connection, cmd: ActionCommand,
             path,
             params,
             content=content,
-            content_type=data.get("MimeType") or "application/octet-stream",
+            # the OpenAPI document only accepts octet-stream bodies (Xero sniffs the real type)
+            content_type="application/octet-stream",
             write=True,
         ),
         cmd.command_id,
@@ -363,6 +364,16 @@ async def _api_request(ex: Executor, conn: Connection, cmd: ActionCommand, data:
     }
 
 
+async def _employee_update(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    current = _first(await ex.get(conn, f"{act.PAYROLL_AU}/Employees/{data['EmployeeID']}"), "Employees")
+    if current is None:
+        raise Failed(
+            ActionError(code="not_found", message=f"no employee {data['EmployeeID']}", http_status=404)
+        )
+    required = {k: current[k] for k in act.EMPLOYEE_REQUIRED if current.get(k)}
+    return await ex._simple(conn, cmd, act.EMPLOYEE_UPDATE, {**required, **data})
+
+
 COMPOSITES: dict[str, Callable[[Executor, Connection, ActionCommand, dict[str, Any]], Awaitable[Any]]] = {
     "contact_find": _contact_find,
     "contact_find_or_create": _contact_find_or_create,
@@ -375,6 +386,7 @@ COMPOSITES: dict[str, Callable[[Executor, Connection, ActionCommand, dict[str, A
     "add_items": _add_items,
     "attachment_upload": _attachment_upload,
     "api_request": _api_request,
+    "employee_update": _employee_update,
 }
 
 
