@@ -12,7 +12,7 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch
+.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch run helm chart chart-lint lint-docker images compose-up
 
 help:
 	@echo "make test         sync deps, warm the infra cache, run all tests not marked slow"
@@ -20,6 +20,9 @@ help:
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make up|down|status   local Kafka + FerretDB (deploy/local/infra.sh)"
 	@echo "make infra-fetch  only download/build Kafka jars and FerretDB into the cache"
+	@echo "make run          the whole system locally (Kafka, FerretDB, sandboxes, gateways, router); Ctrl-C stops it"
+	@echo "make helm         build helm into the cache; make chart / chart-lint render and lint the Helm chart"
+	@echo "make lint-docker  hadolint every Dockerfile; make images / compose-up need Docker"
 
 ensure-uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -49,3 +52,25 @@ down:
 
 status:
 	$(INFRA) status
+
+run: sync
+	$(UV) run python deploy/local/run.py
+
+helm:
+	deploy/local/helm.sh
+
+chart: helm
+	"$$(deploy/local/helm.sh)" template kxflow deploy/helm/kxflow --kube-version 1.33.0
+
+chart-lint: helm
+	@for f in deploy/helm/kxflow/ci/*.yaml; do "$$(deploy/local/helm.sh)" lint deploy/helm/kxflow --strict -f "$$f" || exit 1; done
+
+lint-docker: sync
+	$(UV) run hadolint deploy/docker/*.Dockerfile
+
+images:
+	@for svc in router kartra-gateway xero-gateway sandboxes; do \
+		docker build -f deploy/docker/$$svc.Dockerfile -t kxflow/$$svc:dev . || exit 1; done
+
+compose-up:
+	docker compose -f deploy/compose.yaml up --build
