@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from kxflow_contracts.catalog import CATALOG, Catalog
 from kxflow_contracts.runtime.http import health_router
@@ -22,6 +23,7 @@ from zap_router.adapters.event_reader import KafkaEventReader
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher
 from zap_router.adapters.run_store import RunStore
+from zap_router.adapters.schedule_store import ScheduleStore
 from zap_router.adapters.zap_store import ZapStore
 from zap_router.domain.clock import Clock, SystemClock
 from zap_router.domain.matching import MatchIndex
@@ -49,6 +51,19 @@ async def _every(seconds: float, job: Callable[[], Awaitable[Any]], name: str) -
         await asyncio.sleep(seconds)
 
 
+async def _with_retries(job: Callable[[], Awaitable[Any]], name: str, attempts: int = 10) -> Any:
+    """Start-up steps that race with other replicas (creating the same indexes) are retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await job()
+        except PyMongoError as exc:
+            if attempt == attempts:
+                raise
+            log.warning("%s failed (%s); retrying", name, type(exc).__name__)
+            await asyncio.sleep(0.2 * attempt)  # back-off between start-up attempts
+    return None
+
+
 def create_app(
     settings: RouterSettings | None = None,
     *,
@@ -73,7 +88,7 @@ def create_app(
     )
     publisher = Publisher(broker, settings.topics)
     index = MatchIndex()
-    zap_store, run_store = ZapStore(db), RunStore(db["runs"])
+    zap_store, run_store, schedule = ZapStore(db), RunStore(db["runs"]), ScheduleStore(db["schedule"])
     zaps = ZapService(
         store=zap_store,
         runs=run_store,
@@ -89,6 +104,7 @@ def create_app(
         versions=ZapVersions(zap_store, index, catalog),
         catalog=catalog,
         runs=run_store,
+        schedule=schedule,
         publisher=publisher,
         clock=clock,
         metrics=metrics,
@@ -106,9 +122,11 @@ def create_app(
             await ensure_topics(
                 settings.kafka_bootstrap_servers, settings.topics.specs(settings.topic_partitions)
             )
-        await zap_store.ensure_indexes()
-        await run_store.ensure_indexes()
-        metrics.zaps_loaded.set(await zaps.reload())  # the index is complete before any event is read
+        await _with_retries(zap_store.ensure_indexes, "zap indexes")
+        await _with_retries(run_store.ensure_indexes, "run indexes")
+        await _with_retries(schedule.ensure_indexes, "schedule indexes")
+        # The index is complete before any event is read.
+        metrics.zaps_loaded.set(await _with_retries(zaps.reload, "zap index load"))
         await broker.start()
         tasks = [asyncio.create_task(_every(settings.reconcile_interval_s, zaps.reload, "zap reconcile"))]
         if run_scheduler:

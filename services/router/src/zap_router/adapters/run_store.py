@@ -7,6 +7,7 @@ redelivered result or two replicas racing change a run at most once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from kxflow_contracts.runs import RunStatus
+from zap_router.adapters.mongo_indexes import ensure_indexes
 
 DUPLICATE_KEY = 11000
 
@@ -45,12 +47,12 @@ class RunStore:
         self._col = collection
 
     async def ensure_indexes(self) -> None:
-        await self._col.create_indexes(
+        await ensure_indexes(
+            self._col,
             [
                 IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True),
                 IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
-                IndexModel([("wake_at", ASCENDING)]),
-            ]
+            ],
         )
 
     async def insert_new(self, docs: list[dict[str, Any]]) -> tuple[set[str], dict[str, str]]:
@@ -80,11 +82,16 @@ class RunStore:
             query["tenant"] = tenant
         return await self._col.find_one(query)
 
-    async def get_many(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        ids = list(set(run_ids))
-        if not ids:
-            return {}
-        return {d["_id"]: d async for d in self._col.find({"_id": {"$in": ids}})}
+    async def get_many(self, run_ids: Iterable[str], concurrency: int = 16) -> dict[str, dict[str, Any]]:
+        """Runs by id, fetched one by one (FerretDB scans the collection for an ``$in`` on ``_id``)."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(run_id: str) -> dict[str, Any] | None:
+            async with gate:
+                return await self._col.find_one({"_id": run_id})
+
+        found = await asyncio.gather(*(one(r) for r in set(run_ids)))
+        return {d["_id"]: d for d in found if d is not None}
 
     async def update_if(
         self, run_id: str, expect: dict[str, Any], update: dict[str, Any]
@@ -93,10 +100,6 @@ class RunStore:
         return await self._col.find_one_and_update(
             {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
         )
-
-    async def due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
-        cursor = self._col.find({"wake_at": {"$lte": now}}).sort("wake_at", ASCENDING).limit(limit)
-        return await cursor.to_list(None)
 
     async def count_outcomes(self, zap_id: str, since: datetime) -> tuple[int, int]:
         """(finished runs that did work, of which failed) for a zap since ``since``."""

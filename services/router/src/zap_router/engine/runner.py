@@ -2,9 +2,9 @@
 
 Delivery rules (DESIGN.md §3): a run is inserted with a unique (zap_id, trigger event id) before
 its command is sent, so a redelivered event creates nothing new; every later transition is a
-compare-and-set on the step's status and attempt, so a redelivered result changes nothing. A step
-whose command may have been lost (a crash between the insert and the send) carries ``wake_at``
-and is sent again, with the same command id, by the scheduler if no result came back in time.
+compare-and-set on the step's status and attempt, so a redelivered result changes nothing. A
+redelivery is also the only sign that a crash may have cut a run between storing and sending: the
+run is then put on the schedule, and its step is sent again (same command id) if no result came.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from kxflow_contracts.runs import TERMINAL_STATUSES, RunEvent, RunStatus, RunTra
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher
 from zap_router.adapters.run_store import RunStore
+from zap_router.adapters.schedule_store import ScheduleStore
 from zap_router.domain.clock import Clock
 from zap_router.domain.context import run_context, trigger_context
 from zap_router.domain.filters import explain, passes
@@ -85,6 +86,7 @@ class RunEngine:
         versions: ZapVersions,
         catalog: Catalog,
         runs: RunStore,
+        schedule: ScheduleStore,
         publisher: Publisher,
         clock: Clock,
         metrics: RouterMetrics,
@@ -93,11 +95,13 @@ class RunEngine:
         deadline: timedelta = timedelta(days=1),
         on_run_failed: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         chunk: int = 100,
+        concurrency: int = 16,
     ) -> None:
         self.index = index
         self.versions = versions
         self.catalog = catalog
         self.runs = runs
+        self.schedule = schedule
         self.publisher = publisher
         self.clock = clock
         self.metrics = metrics
@@ -106,6 +110,7 @@ class RunEngine:
         self.deadline = deadline
         self.on_run_failed = on_run_failed
         self.chunk = chunk
+        self._writers = asyncio.Semaphore(concurrency)  # runs updated at once (FerretDB/SQLite locks)
 
     # ------------------------------------------------------------------ events
 
@@ -157,6 +162,11 @@ class RunEngine:
                 sends.append(asyncio.create_task(self.publisher.send(cmds, evs)))
         finally:
             await asyncio.gather(*sends)
+        existing = [d["_id"] for d in docs if d["_id"] not in inserted and source[d["_id"]] not in poison]
+        if existing:
+            # A redelivered event (after a crash or rebalance): its command may never have left.
+            for run in (await self.runs.get_many(existing)).values():
+                await self._ensure_wake(run, now)
         for doc in docs:
             if doc["_id"] in inserted:
                 self._count(doc)
@@ -188,7 +198,6 @@ class RunEngine:
         doc["current_step"] = step.id
         started = (_event(doc, RunTransition.started, now), 1)
         if plan.command is not None:
-            doc["wake_at"] = now + self.redispatch_after
             return doc, [(step.app, plan.command)], [started]
         doc.update(status=RunStatus.failed.value, error=plan.error, finished_at=now)
         return (
@@ -211,12 +220,13 @@ class RunEngine:
         runs = await self.runs.get_many(groups)
 
         async def apply_group(run_id: str, items: list[tuple[ActionResult, int]]) -> None:
-            run = runs.get(run_id)
-            for result, attempt in items:
-                if run is None:
-                    log.warning("result for unknown run %s (step %s)", run_id, result.step_id)
-                    return
-                run = await self._apply(run, result, attempt)
+            async with self._writers:
+                run = runs.get(run_id)
+                for result, attempt in items:
+                    if run is None:
+                        log.warning("result for unknown run %s (step %s)", run_id, result.step_id)
+                        return
+                    run = await self._apply(run, result, attempt)
 
         await asyncio.gather(*(apply_group(rid, items) for rid, items in groups.items()))
 
@@ -229,7 +239,11 @@ class RunEngine:
             or state.get("status") != StepStatus.running
             or state.get("attempt") != attempt
         ):
-            return run  # a duplicate or a stale result: applied already, or for an older attempt
+            # A duplicate or stale result (applied already, or for an older attempt). After a crash
+            # the next step's command may not have been sent: make sure the run is checked on.
+            if state is not None and state.get("command_id") == result.command_id:
+                await self._ensure_wake(run, self.clock.now())
+            return run
         now = self.clock.now()
         started = state.get("started_at") or now
         elapsed = max((now - started).total_seconds(), 0.0) if started.tzinfo else 0.0
@@ -240,7 +254,6 @@ class RunEngine:
             p + "gateway_attempts": result.attempts,
             "updated_at": now,
         }
-        unset: dict[str, Any] = {}
         commands: Commands = []
         events: RunEvents = []
         zap = await self.versions.get(run["zap_id"], run["zap_version"])
@@ -249,7 +262,6 @@ class RunEngine:
 
         def finish(status: RunStatus, error: dict[str, Any] | None = None) -> None:
             sets.update({"status": status.value, "finished_at": now, "error": error})
-            unset["wake_at"] = ""
             events.append((_event(run, RunTransition.finished, now, status.value, error=error), attempt))
 
         proceed = result.status is ResultStatus.succeeded or (
@@ -283,7 +295,6 @@ class RunEngine:
                 )
                 sets.update({f"steps.{nxt.id}": plan.state, "current_step": nxt.id})
                 if plan.command is not None:
-                    sets["wake_at"] = now + self.redispatch_after
                     commands.append((nxt.app, plan.command))
                 else:
                     events.append(
@@ -318,7 +329,6 @@ class RunEngine:
                         p + "status": StepStatus.waiting,
                         p + "next_attempt_at": now + delay,
                         "status": RunStatus.waiting.value,
-                        "wake_at": now + delay,
                         "error": error,
                     }
                 )
@@ -337,13 +347,12 @@ class RunEngine:
                     )
                 )
                 finish(RunStatus.failed, error)
-        update: dict[str, Any] = {"$set": sets}
-        if unset:
-            update["$unset"] = unset
         expect = {p + "status": StepStatus.running, p + "attempt": attempt}
-        updated = await self.runs.update_if(run["_id"], expect, update)
+        updated = await self.runs.update_if(run["_id"], expect, {"$set": sets})
         if updated is None:
             return await self.runs.get(run["_id"])  # another consumer applied it first
+        if updated["status"] == RunStatus.waiting.value:
+            await self.schedule.set(updated["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
         await self.publisher.send(commands, events)
         self._count(updated)
         if updated["status"] == RunStatus.failed.value:
@@ -353,45 +362,69 @@ class RunEngine:
     # ------------------------------------------------------------------ scheduler
 
     async def tick(self, limit: int = 200) -> int:
-        """Send what is due: autoreplay attempts and steps whose result never came. Returns how many."""
+        """Handle what is due: autoreplay attempts, and steps whose result never came (their
+        command may have been lost in a crash). Returns how many commands were sent."""
         now = self.clock.now()
         sent = 0
-        for run in await self.runs.due(now, limit):
-            sid = run.get("current_step")
-            state = run.get("steps", {}).get(sid or "")
-            if state is None or run["status"] not in (RunStatus.waiting.value, RunStatus.running.value):
-                await self.runs.update_if(
-                    run["_id"], {"wake_at": run["wake_at"]}, {"$unset": {"wake_at": ""}}
-                )
-                continue
-            p = f"steps.{sid}."
-            if run["status"] == RunStatus.waiting.value:
-                attempt = int(state["attempt"]) + 1
-                update = {
-                    "$set": {
-                        "status": RunStatus.running.value,
-                        p + "status": StepStatus.running,
-                        p + "attempt": attempt,
-                        p + "started_at": now,
-                        "wake_at": now + self.redispatch_after,
-                        "updated_at": now,
-                    }
-                }
-                kind = "retry"
-            else:
-                attempt = int(state["attempt"])
-                update = {"$set": {"wake_at": now + self.redispatch_after}, "$inc": {p + "redispatches": 1}}
-                kind = "redispatch"
-            claimed = await self.runs.update_if(
-                run["_id"], {"wake_at": run["wake_at"], "status": run["status"]}, update
-            )
+        for item in await self.schedule.due(now, limit):
+            claimed = await self.schedule.claim(item, now + self.redispatch_after)
             if claimed is None:
                 continue  # another replica took it
-            cmd = command_from_state(claimed, sid, attempt, now, self.deadline)
-            await self.publisher.send([(state["app"], cmd)])
-            self.metrics.commands.labels(state["app"], kind).inc()
-            sent += 1
+            run = await self.runs.get(item["_id"])
+            sid, attempt = item["step_id"], int(item["attempt"])
+            state = (run or {}).get("steps", {}).get(sid)
+            if run is None or state is None or run["status"] in {s.value for s in TERMINAL_STATUSES}:
+                await self.schedule.done(item["_id"], claimed["wake_at"])
+                continue
+            p = f"steps.{sid}."
+            if item["kind"] == "retry":
+                if run["status"] == RunStatus.waiting.value and state.get("attempt") == attempt:
+                    update = {
+                        "$set": {
+                            "status": RunStatus.running.value,
+                            p + "status": StepStatus.running,
+                            p + "attempt": attempt + 1,
+                            p + "started_at": now,
+                            "updated_at": now,
+                        }
+                    }
+                    moved = await self.runs.update_if(
+                        run["_id"], {"status": RunStatus.waiting.value, p + "attempt": attempt}, update
+                    )
+                    if moved is not None:
+                        await self.publisher.send(
+                            [(state["app"], command_from_state(moved, sid, attempt + 1, now, self.deadline))]
+                        )
+                        self.metrics.commands.labels(state["app"], "retry").inc()
+                        sent += 1
+                # From now on, watch the new attempt like any sent command.
+                await self.schedule.set(run["_id"], now + self.redispatch_after, "check", sid, attempt + 1)
+            elif (
+                run["status"] == RunStatus.running.value
+                and state.get("status") == StepStatus.running
+                and state.get("attempt") == attempt
+            ):
+                await self.runs.update_if(run["_id"], {}, {"$inc": {p + "redispatches": 1}})
+                await self.publisher.send(
+                    [(state["app"], command_from_state(run, sid, attempt, now, self.deadline))]
+                )
+                self.metrics.commands.labels(state["app"], "redispatch").inc()
+                sent += 1
+            else:
+                await self.schedule.done(item["_id"], claimed["wake_at"])
         return sent
+
+    async def _ensure_wake(self, run: dict[str, Any], now: datetime) -> None:
+        """Make sure an unfinished run will be looked at again (after a redelivery)."""
+        sid = run.get("current_step")
+        state = run.get("steps", {}).get(sid or "")
+        if state is None:
+            return
+        if run["status"] == RunStatus.running.value and state.get("status") == StepStatus.running:
+            await self.schedule.add_check(run["_id"], now + self.redispatch_after, sid, int(state["attempt"]))
+        elif run["status"] == RunStatus.waiting.value:
+            wake = state.get("next_attempt_at") or now
+            await self.schedule.set(run["_id"], wake, "retry", sid, int(state["attempt"]))
 
     # ------------------------------------------------------------------ replay
 
@@ -445,7 +478,6 @@ class RunEngine:
         update: dict[str, Any] = {"$set": sets, "$inc": {"replays": 1}}
         if plan.command is not None:
             sets.update({"status": RunStatus.running.value, "error": None, "finished_at": None})
-            sets["wake_at"] = now + self.redispatch_after
         else:
             sets.update({"status": RunStatus.failed.value, "error": plan.error, "finished_at": now})
         updated = await self.runs.update_if(
@@ -453,6 +485,8 @@ class RunEngine:
         )
         if updated is None:
             raise ReplayRefused(f"run {run_id} changed while replaying; try again")
+        if plan.command is not None:
+            await self.schedule.set(run_id, now + self.redispatch_after, "check", sid, attempt)
         events = [(_event(updated, RunTransition.started, now), attempt)]
         if plan.command is None:
             events.append((_event(updated, RunTransition.finished, now, error=plan.error), attempt))

@@ -43,10 +43,7 @@ def tenant_only(request: Request) -> str:
 
 
 def public_run(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in ("_id", "wake_at")}}
-    if doc.get("wake_at") is not None:
-        out["next_wake_at"] = doc["wake_at"]
-    return out
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,52 @@
+"""The wake-up schedule: autoreplay attempts and checks for commands that may have been lost.
+
+A small collection (one document per run that needs waking, ``_id`` = run id) rather than a
+field on every run: FerretDB scans a whole collection for a range query, so the scheduler's
+"what is due" query must run over the few runs that need it, not over the run history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from zap_router.adapters.mongo_indexes import ensure_indexes
+
+
+class ScheduleStore:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._col = collection
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self._col, [IndexModel([("wake_at", ASCENDING)])])
+
+    async def set(self, run_id: str, wake_at: datetime, kind: str, step_id: str, attempt: int) -> None:
+        """Schedule (or move) the run's wake-up."""
+        doc = {"wake_at": wake_at, "kind": kind, "step_id": step_id, "attempt": attempt}
+        await self._col.update_one({"_id": run_id}, {"$set": doc}, upsert=True)
+
+    async def add_check(self, run_id: str, wake_at: datetime, step_id: str, attempt: int) -> None:
+        """A check unless something is already scheduled for the run (a retry wins)."""
+        doc = {"wake_at": wake_at, "kind": "check", "step_id": step_id, "attempt": attempt}
+        await self._col.update_one({"_id": run_id}, {"$setOnInsert": doc}, upsert=True)
+
+    async def due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        return await self._col.find({"wake_at": {"$lte": now}}).sort("wake_at", 1).limit(limit).to_list(None)
+
+    async def claim(self, item: dict[str, Any], until: datetime) -> dict[str, Any] | None:
+        """Move a due item to ``until`` if nobody else did: the replica that wins handles it now,
+        and if it dies doing so the item comes due again."""
+        return await self._col.find_one_and_update(
+            {"_id": item["_id"], "wake_at": item["wake_at"]},
+            {"$set": {"wake_at": until}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def done(self, run_id: str, wake_at: datetime | None = None) -> None:
+        query: dict[str, Any] = {"_id": run_id}
+        if wake_at is not None:
+            query["wake_at"] = wake_at
+        await self._col.delete_one(query)
