@@ -1,0 +1,479 @@
+"""`make demo`: one Kartra sale becomes a Xero contact, invoice and payment, on the running system.
+
+Against `make run` (or any kxflow whose gateways point at the sandboxes), it:
+
+1. creates a Kartra App in the Kartra sandbox and the `kartra-main` connection on kartra-gateway,
+   and registers the connection's webhook URL with the sandbox (as you would in Kartra's settings);
+2. connects the Xero organisation "Acme AU" through the real OAuth redirect flow
+   (`GET /v1/xero/connect` → the sandbox's consent page → `/v1/xero/callback`) → `xero-acme-au`;
+3. applies `examples/zaps/purchase-to-invoice.yaml` (DESIGN §4) with `zapctl`;
+4. makes the Kartra sandbox sell product 223 (which fires the purchase webhook);
+5. waits for the run, showing its progress, and prints each step, the Xero contact, invoice and
+   payment, and the time from the webhook to the last Xero call;
+6. reads the invoice and payment back from the Xero sandbox's API with a token the sandbox issues
+   to its custom-connection app (what real Xero offers too), to prove they exist.
+
+Running it again reuses the connections and the zap. Exit status: 0 completed, 1 failed or not
+running, 2 timed out. ``--json`` prints the summary as JSON (the system test reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kxsystem import DEFAULT_PORTS, DEV_TOKEN, ROOT
+
+ZAP_FILE = ROOT / "examples" / "zaps" / "purchase-to-invoice.yaml"
+KARTRA_CONNECTION = "kartra-main"
+XERO_CONNECTION = "xero-acme-au"
+XERO_ORG = "Acme AU"
+# The Kartra sandbox's demo App. These are sandbox values, not secrets: the sandbox accepts any.
+DEMO_APP = {"app_id": "kxflow-demo", "api_key": "kxflow-demo-api-key", "api_password": "kxflow-demo-pass"}
+# The Xero sandbox's custom-connection app (SandboxConfig defaults), used only to read back.
+XERO_CUSTOM_CLIENT = ("kxflow-custom-client", "kxflow-custom-secret-0123456789")
+TERMINAL = {"succeeded", "failed", "filtered", "halted"}
+
+
+class DemoError(Exception):
+    """A step of the demo could not be done; the message says what and what to do."""
+
+
+def _default(kind: str) -> str:
+    env = f"KXFLOW_DEMO_{kind.upper().replace('-', '_')}_URL"
+    return os.environ.get(env, f"http://127.0.0.1:{DEFAULT_PORTS[kind]}")
+
+
+@dataclass
+class Endpoints:
+    router: str
+    kartra_gateway: str
+    xero_gateway: str
+    kartra_sandbox: str
+    xero_sandbox: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Demo:
+    ep: Endpoints
+    console: Console
+    timeout: float = 60.0
+    email: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(timeout=15.0)
+        self.email = self.email or f"ada+{int(time.time())}@example.com"
+
+    def say(self, text: str) -> None:
+        self.console.print(text)
+
+    def _check(self, resp: httpx.Response, what: str) -> Any:
+        if resp.status_code >= 400:
+            raise DemoError(f"{what}: HTTP {resp.status_code} {resp.text[:500]}")
+        return resp.json() if resp.content else None
+
+    # -- 0. is the system up? ------------------------------------------------------------------
+    def check_running(self) -> None:
+        down = []
+        for name, url, path in (
+            ("router", self.ep.router, "/readyz"),
+            ("kartra-gateway", self.ep.kartra_gateway, "/readyz"),
+            ("xero-gateway", self.ep.xero_gateway, "/readyz"),
+            ("kartra-sandbox", self.ep.kartra_sandbox, "/_sandbox/calls"),
+            ("xero-sandbox", self.ep.xero_sandbox, "/_sandbox/stats"),
+        ):
+            try:
+                ok = self.http.get(url + path, timeout=3.0).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if not ok:
+                down.append(f"{name} ({url})")
+        if down:
+            raise DemoError(f"kxflow is not running: {', '.join(down)} not ready. Start it with `make run`.")
+
+    # -- 1. Kartra ----------------------------------------------------------------------------
+    def connect_kartra(self) -> str:
+        sb, gw = self.ep.kartra_sandbox, self.ep.kartra_gateway
+        # A fresh sandbox account with the demo App's credentials (a re-run starts clean).
+        self._check(self.http.post(f"{sb}/_sandbox/apps", json=DEMO_APP), "create the Kartra sandbox App")
+        existing = self._check(self.http.get(f"{gw}/v1/connections", headers=self.ep.auth), "list Kartra")
+        conn = next((c for c in existing if c["name"] == KARTRA_CONNECTION), None)
+        if conn is None:
+            created = self._check(
+                self.http.post(
+                    f"{gw}/v1/connections", headers=self.ep.auth, json={"name": KARTRA_CONNECTION, **DEMO_APP}
+                ),
+                "create the Kartra connection",
+            )
+            verb = "created"
+        else:  # the secret is shown only once: rotate to learn a webhook URL again
+            created = self._check(
+                self.http.post(f"{gw}/v1/connections/{conn['id']}/rotate-secret", headers=self.ep.auth),
+                "rotate the Kartra webhook secret",
+            )
+            verb = "reused"
+        self._check(
+            self.http.post(
+                f"{sb}/_sandbox/webhooks",
+                json={"app_id": DEMO_APP["app_id"], "url": created["webhook_url"]},
+            ),
+            "register the webhook URL in the Kartra sandbox",
+        )
+        self.say(
+            f"  [green]✓[/] Kartra connection [bold]{KARTRA_CONNECTION}[/] {verb} "
+            f"(id {created['id']}); webhook registered in the Kartra sandbox"
+        )
+        return str(created["id"])
+
+    # -- 2. Xero (real OAuth redirect flow) ---------------------------------------------------
+    def _xero_connection(self) -> dict[str, Any] | None:
+        conns = self._check(
+            self.http.get(f"{self.ep.xero_gateway}/v1/connections", headers=self.ep.auth), "list Xero"
+        )
+        return next((c for c in conns if c["id"] == XERO_CONNECTION), None)
+
+    def connect_xero(self) -> dict[str, Any]:
+        conn = self._xero_connection()
+        if conn is not None and conn.get("status") == "active":
+            self.say(f"  [green]✓[/] Xero connection [bold]{XERO_CONNECTION}[/] reused ({conn.get('name')})")
+            return conn
+        resp = self.http.get(f"{self.ep.xero_gateway}/v1/xero/connect", headers=self.ep.auth)
+        hops = 0
+        while resp.is_redirect and hops < 5:  # gateway → Xero consent → gateway callback
+            location = resp.headers["location"]
+            hop = location.split("?")[0]
+            self.say(f"    → {hop}")
+            resp = self.http.get(location)  # no bearer token: the browser would not send one
+            hops += 1
+        body = self._check(resp, "the Xero OAuth callback")
+        names = [c["id"] for c in body.get("connections", [])]
+        conn = self._xero_connection()
+        if conn is None:
+            raise DemoError(f"OAuth flow finished but {XERO_CONNECTION} is not listed (got {names})")
+        self.say(f"  [green]✓[/] Xero connected through OAuth: {', '.join(names)}")
+        return conn
+
+    # -- 3. the zap ---------------------------------------------------------------------------
+    def zap_file(self, kartra_id: str) -> Path:
+        """The example zap, with the Kartra connection's id where the gateway did not name it
+        ``kartra-main`` (kartra-gateway assigns ids; the example uses the demo's name)."""
+        if kartra_id == KARTRA_CONNECTION:
+            return ZAP_FILE
+        spec = yaml.safe_load(ZAP_FILE.read_text())
+        spec["trigger"]["connection"] = kartra_id
+        out = Path(tempfile.mkdtemp(prefix="kxflow-demo-")) / ZAP_FILE.name
+        out.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+        return out
+
+    def apply_zap(self, kartra_id: str) -> str:
+        path = self.zap_file(kartra_id)
+        name = yaml.safe_load(path.read_text())["name"]
+        if importlib.util.find_spec("zap_router.entrypoints.cli") is None:
+            return self._apply_over_http(path, name)
+        cmd = [sys.executable, "-m", "zap_router.entrypoints.cli", "apply", "-f", str(path)]
+        env = {
+            **os.environ,
+            "ZAPCTL_URL": self.ep.router,
+            "ZAPCTL_TOKEN": self.ep.token,
+            "ROUTER_URL": self.ep.router,
+            "ROUTER_TOKEN": self.ep.token,
+        }
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=60)
+        if proc.returncode != 0:
+            raise DemoError(f"zapctl apply failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        zaps = self._check(self.http.get(f"{self.ep.router}/v1/zaps", headers=self.ep.auth), "list zaps")
+        zap = next((z for z in zaps["items"] if z.get("name") == name), None)
+        if zap is None:
+            raise DemoError(f"zapctl applied {path} but no zap named {name!r} is listed")
+        zap_id = zap["id"]
+        self.say(f"  [green]✓[/] zap applied with zapctl: [bold]{name}[/] ({zap_id}, v{zap.get('version')})")
+        return str(zap_id)
+
+    def _apply_over_http(self, path: Path, name: str) -> str:
+        """The router's API, for a checkout without ``zapctl``: create, or a new version by name."""
+        spec = yaml.safe_load(path.read_text())
+        zaps = self._check(self.http.get(f"{self.ep.router}/v1/zaps", headers=self.ep.auth), "list zaps")
+        zap = next((z for z in zaps["items"] if z.get("name") == name), None)
+        if zap is None:
+            zap = self._check(
+                self.http.post(f"{self.ep.router}/v1/zaps", headers=self.ep.auth, json=spec), "create the zap"
+            )
+        else:
+            zap = self._check(
+                self.http.put(f"{self.ep.router}/v1/zaps/{zap['id']}", headers=self.ep.auth, json=spec),
+                "update the zap",
+            )
+        self.say(f"  [green]✓[/] zap applied over the router API (zapctl not installed): [bold]{name}[/]")
+        return str(zap["id"])
+
+    # -- 4. the sale --------------------------------------------------------------------------
+    def sell(self) -> dict[str, Any]:
+        started = time.time()
+        sale = self._check(
+            self.http.post(
+                f"{self.ep.kartra_sandbox}/_sandbox/simulate/purchase",
+                json={
+                    "app_id": DEMO_APP["app_id"],
+                    "email": self.email,
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "product_id": "223",
+                    "price_point": "2",
+                },
+            ),
+            "simulate a Kartra purchase",
+        )
+        sale["fired_at"] = started
+        codes = [d.get("status") if isinstance(d, dict) else d for d in sale.get("deliveries", [])]
+        self.say(
+            f"  [green]✓[/] Kartra sold 'Pro Course' to {self.email} for {sale['amount']} "
+            f"(transaction {sale['transaction_id']}); webhook + IPN answered {codes}"
+        )
+        return sale
+
+    # -- 5. the run ---------------------------------------------------------------------------
+    def _find_run(self, zap_id: str, sale: dict[str, Any]) -> dict[str, Any] | None:
+        """The zap's run for this sale (runs listed since the sale, each read in full)."""
+        since = datetime.fromtimestamp(sale["fired_at"] - 5, UTC).isoformat()
+        page = self._check(
+            self.http.get(
+                f"{self.ep.router}/v1/runs",
+                params={"zap_id": zap_id, "since": since, "limit": 50},
+                headers=self.ep.auth,
+            ),
+            "list runs",
+        )
+        for item in page["items"]:
+            run = self._check(
+                self.http.get(f"{self.ep.router}/v1/runs/{item['id']}", headers=self.ep.auth), "run"
+            )
+            if str((run.get("trigger") or {}).get("transaction", {}).get("id")) == str(
+                sale["transaction_id"]
+            ):
+                return run
+        return None
+
+    def wait_for_run(self, zap_id: str, sale: dict[str, Any]) -> dict[str, Any]:
+        deadline = time.monotonic() + self.timeout
+        run: dict[str, Any] | None = None
+        with self.console.status("waiting for the router to start the run…") as status:
+            while time.monotonic() < deadline:
+                run = self._find_run(zap_id, sale)
+                if run is not None:
+                    steps = run.get("steps", {})
+                    progress = "  ".join(
+                        f"{sid}: {steps.get(sid, {}).get('status', 'pending')}"
+                        for sid in run.get("step_order", [])
+                    )
+                    status.update(f"run {run['id']} {run['status']}  [{progress}]")
+                    if run["status"] in TERMINAL:
+                        return run
+                time.sleep(0.2)  # polling interval of a wait with a deadline
+        raise TimeoutError(
+            f"no finished run for transaction {sale['transaction_id']} after {self.timeout:.0f}s"
+            + (f" (last seen: {run['id']} {run['status']})" if run else "")
+        )
+
+    # -- 6. read back from Xero ---------------------------------------------------------------
+    def verify_in_xero(self, invoice_id: str, payment_id: str | None) -> dict[str, Any]:
+        sb = self.ep.xero_sandbox
+        token = self._check(
+            self.http.post(
+                f"{sb}/connect/token",
+                auth=XERO_CUSTOM_CLIENT,
+                data={"grant_type": "client_credentials", "scope": "accounting.invoices.read"},
+            ),
+            "a token from the Xero sandbox",
+        )["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        orgs = self._check(self.http.get(f"{sb}/Connections", headers=headers), "Xero /Connections")
+        tenant = next((o["tenantId"] for o in orgs if o.get("tenantName") == XERO_ORG), None)
+        if tenant is None:
+            raise DemoError(f"the Xero sandbox token does not reach {XERO_ORG}: {orgs}")
+        headers["xero-tenant-id"] = tenant
+        inv = self._check(
+            self.http.get(f"{sb}/api.xro/2.0/Invoices/{invoice_id}", headers=headers), "read the invoice"
+        )["Invoices"][0]
+        out = {"invoice": inv}
+        if payment_id:
+            out["payment"] = self._check(
+                self.http.get(f"{sb}/api.xro/2.0/Payments/{payment_id}", headers=headers), "read the payment"
+            )["Payments"][0]
+        return out
+
+    # -- the summary --------------------------------------------------------------------------
+    def summarize(self, run: dict[str, Any], sale: dict[str, Any], xero: dict[str, Any] | None) -> dict:
+        steps = run.get("steps", {})
+        out = lambda sid: (steps.get(sid) or {}).get("output") or {}  # noqa: E731
+        finished = [_ts(s.get("finished_at")) for s in steps.values() if s.get("finished_at")]
+        last_call = max(finished) if finished else None
+        summary = {
+            "run_id": run["id"],
+            "status": run["status"],
+            "zap_id": run.get("zap_id"),
+            "steps": [
+                {
+                    "id": sid,
+                    "action": steps.get(sid, {}).get("action"),
+                    "status": steps.get(sid, {}).get("status"),
+                    "duration_ms": steps.get(sid, {}).get("duration_ms"),
+                    "error": steps.get(sid, {}).get("error"),
+                }
+                for sid in run.get("step_order", [])
+            ],
+            "contact": {"ContactID": out("contact").get("ContactID"), "Name": out("contact").get("Name")},
+            "invoice": {
+                k: out("invoice").get(k)
+                for k in ("InvoiceID", "InvoiceNumber", "Total", "Status", "AmountDue")
+            },
+            "payment": {k: out("paid").get(k) for k in ("PaymentID", "Amount", "Status")},
+            "transaction_id": sale["transaction_id"],
+            "webhook_to_last_xero_call_ms": (
+                round((last_call - sale["fired_at"]) * 1000) if last_call is not None else None
+            ),
+            "xero_sandbox": (
+                {
+                    "invoice_exists": True,
+                    "InvoiceNumber": xero["invoice"].get("InvoiceNumber"),
+                    "Status": xero["invoice"].get("Status"),
+                    "AmountDue": xero["invoice"].get("AmountDue"),
+                    "payment_exists": "payment" in xero,
+                }
+                if xero
+                else None
+            ),
+        }
+        return summary
+
+    def show(self, s: dict[str, Any]) -> None:
+        table = Table(title=f"run {s['run_id']} — {s['status']}")
+        for col in ("step", "action", "status", "ms", "error"):
+            table.add_column(col)
+        for st in s["steps"]:
+            err = st["error"] or {}
+            table.add_row(
+                st["id"],
+                st["action"] or "",
+                st["status"] or "",
+                f"{st['duration_ms']:.0f}" if st["duration_ms"] is not None else "",
+                f"{err.get('code', '')} {err.get('message', '')}".strip(),
+            )
+        self.console.print(table)
+        c, i, p = s["contact"], s["invoice"], s["payment"]
+        self.console.print(f"  Xero contact   {c['Name']}  ({c['ContactID']})")
+        self.console.print(
+            f"  Xero invoice   {i['InvoiceNumber']}  total {i['Total']}  status {i['Status']}"
+            f"  ({i['InvoiceID']})"
+        )
+        self.console.print(f"  Xero payment   {p['Amount']}  ({p['PaymentID']})")
+        if s["webhook_to_last_xero_call_ms"] is not None:
+            self.console.print(
+                f"  webhook → last Xero call: [bold]{s['webhook_to_last_xero_call_ms']} ms[/] "
+                "(sale fired → finished_at of the last step, from the run's step timings)"
+            )
+        if s["xero_sandbox"]:
+            x = s["xero_sandbox"]
+            self.console.print(
+                f"  [green]✓[/] read back from the Xero sandbox API: invoice {x['InvoiceNumber']} "
+                f"{x['Status']} (amount due {x['AmountDue']}), payment "
+                + ("present" if x["payment_exists"] else "missing")
+            )
+
+    def run(self) -> dict[str, Any]:
+        self.check_running()
+        self.say("[bold]1. Kartra[/]")
+        kartra_id = self.connect_kartra()
+        self.say("[bold]2. Xero (OAuth 2.0 authorization code flow)[/]")
+        self.connect_xero()
+        self.say("[bold]3. zap[/]")
+        zap_id = self.apply_zap(kartra_id)
+        self.say("[bold]4. sale[/]")
+        sale = self.sell()
+        self.say("[bold]5. run[/]")
+        run = self.wait_for_run(zap_id, sale)
+        xero = None
+        invoice_id = ((run.get("steps", {}).get("invoice") or {}).get("output") or {}).get("InvoiceID")
+        payment_id = ((run.get("steps", {}).get("paid") or {}).get("output") or {}).get("PaymentID")
+        if run["status"] == "succeeded" and invoice_id:
+            self.say("[bold]6. Xero sandbox[/]")
+            xero = self.verify_in_xero(invoice_id, payment_id)
+        return self.summarize(run, sale, xero)
+
+
+def _ts(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value)
+    if re.search(r"[+-]\d\d:\d\d$|Z$", text) is None:
+        text += "+00:00"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--router-url", default=_default("router"))
+    parser.add_argument("--kartra-gateway-url", default=_default("kartra-gateway"))
+    parser.add_argument("--xero-gateway-url", default=_default("xero-gateway"))
+    parser.add_argument("--kartra-sandbox-url", default=_default("kartra-sandbox"))
+    parser.add_argument("--xero-sandbox-url", default=_default("xero-sandbox"))
+    parser.add_argument("--token", default=os.environ.get("KXFLOW_DEMO_TOKEN", DEV_TOKEN))
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the run")
+    parser.add_argument("--email", default="", help="buyer e-mail (default: a fresh one)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line at the end")
+    args = parser.parse_args(argv)
+    console = Console(stderr=args.json)
+    demo = Demo(
+        Endpoints(
+            args.router_url,
+            args.kartra_gateway_url,
+            args.xero_gateway_url,
+            args.kartra_sandbox_url,
+            args.xero_sandbox_url,
+            args.token,
+        ),
+        console,
+        timeout=args.timeout,
+        email=args.email,
+    )
+    try:
+        summary = demo.run()
+    except DemoError as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        return 1
+    except TimeoutError as exc:
+        console.print(f"[red]✗ {exc}[/]")
+        return 2
+    demo.show(summary)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    return 0 if summary["status"] == "succeeded" and summary["xero_sandbox"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

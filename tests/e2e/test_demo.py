@@ -1,0 +1,106 @@
+"""`make demo` against a running system, non-interactively: the run completes and the invoice and
+payment exist in the Xero sandbox (the issue's "done when")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import httpx
+from system_harness import ROOT, System
+
+DEMO = ROOT / "deploy" / "local" / "demo.py"
+
+
+def demo_args(system: System) -> list[str]:
+    return [
+        sys.executable,
+        str(DEMO),
+        "--json",
+        "--timeout",
+        "60",
+        "--router-url",
+        system.url("router"),
+        "--kartra-gateway-url",
+        system.url("kartra-gateway"),
+        "--xero-gateway-url",
+        system.url("xero-gateway"),
+        "--kartra-sandbox-url",
+        system.url("kartra-sandbox"),
+        "--xero-sandbox-url",
+        system.url("xero-sandbox"),
+        "--token",
+        system.token,
+    ]
+
+
+async def run_demo(system: System) -> tuple[int, dict, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *demo_args(system), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    lines = out.decode().strip().splitlines()
+    summary = json.loads(lines[-1]) if lines else {}
+    return proc.returncode or 0, summary, err.decode()
+
+
+async def test_demo_completes_a_run_whose_invoice_exists_in_the_xero_sandbox(system: System) -> None:
+    code, summary, log = await run_demo(system)
+    assert code == 0, log
+    assert summary["status"] == "succeeded", log
+    assert [s["id"] for s in summary["steps"]] == ["contact", "invoice", "paid"]
+    assert all(s["status"] == "succeeded" for s in summary["steps"]), summary["steps"]
+    assert summary["contact"]["ContactID"] and summary["contact"]["Name"] == "Ada Lovelace"
+    assert summary["invoice"]["InvoiceNumber"] and summary["invoice"]["Total"] == 97
+    assert summary["payment"]["PaymentID"] and summary["payment"]["Amount"] == 97
+    assert summary["webhook_to_last_xero_call_ms"] > 0
+    # Read back through the Xero sandbox's API (the demo did it; prove the values agree).
+    assert summary["xero_sandbox"] == {
+        "invoice_exists": True,
+        "InvoiceNumber": summary["invoice"]["InvoiceNumber"],
+        "Status": "PAID",
+        "AmountDue": 0,
+        "payment_exists": True,
+    }
+
+    # Idempotent: a second run reuses both connections and the zap, and sells again.
+    code2, again, log2 = await run_demo(system)
+    assert code2 == 0, log2
+    assert again["zap_id"] == summary["zap_id"]
+    assert again["run_id"] != summary["run_id"]
+    async with httpx.AsyncClient(headers=system.auth) as client:
+        kartra = (await client.get(f"{system.url('kartra-gateway')}/v1/connections")).json()
+        xero = (await client.get(f"{system.url('xero-gateway')}/v1/connections")).json()
+        zaps = (await client.get(f"{system.url('router')}/v1/zaps")).json()["items"]
+    assert [c["name"] for c in kartra] == ["kartra-main"]
+    assert sorted(c["id"] for c in xero) == ["xero-acme-au", "xero-beta-nz"]
+    assert len(zaps) == 1
+
+
+async def test_demo_says_how_to_start_the_system_when_it_is_not_running() -> None:
+    from asgi_server import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(DEMO),
+        *[
+            a
+            for flag in (
+                "--router-url",
+                "--kartra-gateway-url",
+                "--xero-gateway-url",
+                "--kartra-sandbox-url",
+                "--xero-sandbox-url",
+            )
+            for a in (flag, dead)
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 1
+    assert "make run" in out.decode()
