@@ -53,6 +53,15 @@ class RollingWindow:
     def add(self, now: float, count: int = 1) -> None:
         self.stamps.extend([now] * count)
 
+    def restamp(self, taken: float, done: float) -> None:
+        """Count a finished call at its completion time: Xero counted it somewhere between the
+        two, so the later stamp keeps the local window from freeing a slot before Xero's does."""
+        try:
+            self.stamps.remove(taken)
+        except ValueError:
+            return  # already out of the window
+        self.stamps.append(done)
+
 
 @dataclass
 class OrgBudget:
@@ -81,8 +90,11 @@ class OrgBudget:
         self.minute.add(now)
         self.day.add(now)
 
-    def release(self) -> None:
+    def release(self, taken: float | None = None, done: float | None = None) -> None:
         self.in_flight = max(0, self.in_flight - 1)
+        if taken is not None and done is not None:
+            self.minute.restamp(taken, done)
+            self.day.restamp(taken, done)
 
     def observe(self, now: float, minute_remaining: int | None, day_remaining: int | None) -> None:
         for window, reported in ((self.minute, minute_remaining), (self.day, day_remaining)):
@@ -117,6 +129,9 @@ class AppBudget:
 
     def take(self, now: float) -> None:
         self.minute.add(now)
+
+    def finished(self, taken: float, done: float) -> None:
+        self.minute.restamp(taken, done)
 
     def observe(self, now: float, remaining: int | None) -> None:
         if remaining is not None:

@@ -29,8 +29,14 @@ class WebhookEvent:
 
 
 def parse_batch(payload: dict[str, Any]) -> list[WebhookEvent]:
+    """The batch's organisation events; entries that are not well-formed Xero events are skipped."""
     out = []
-    for e in payload.get("events") or []:
+    events = payload.get("events")
+    for e in events if isinstance(events, list) else []:
+        if not isinstance(e, dict) or not all(
+            isinstance(e.get(k), str) for k in ("tenantId", "resourceId", "eventType", "eventDateUtc")
+        ):
+            continue
         if e.get("tenantType", "ORGANISATION") != "ORGANISATION":
             continue
         if e.get("eventCategory") not in CATEGORY_COLLECTION:
@@ -42,7 +48,7 @@ def parse_batch(payload: dict[str, Any]) -> list[WebhookEvent]:
                 e["resourceId"],
                 e["eventType"],
                 e["eventDateUtc"],
-                e.get("data"),
+                e["data"] if isinstance(e.get("data"), dict) else None,
             )
         )
     return out

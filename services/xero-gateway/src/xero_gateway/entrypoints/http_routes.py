@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
 from xero_gateway.domain.polls import BACKFILLS
 from xero_gateway.domain.signature import verify
 from xero_gateway.domain.webhooks import parse_batch
@@ -78,7 +79,9 @@ def build_router(
             raise HTTPException(404, f"no connection {connection_id!r}")
         return {"id": connection_id, "daily_limit": body.per_day}
 
-    @router.post("/v1/webhooks/xero", tags=["webhooks"], status_code=200)
+    @router.post(
+        "/v1/webhooks/xero", tags=["webhooks"], status_code=200, max_body_size=MAX_WEBHOOK_BODY_BYTES
+    )
     async def xero_webhook(request: Request) -> Response:
         """Signature over the raw body; 401 on a bad one (intent-to-receive included); the raw batch
         is on Kafka before the 200; hydration happens afterwards."""
@@ -87,8 +90,8 @@ def build_router(
             return Response(status_code=401)
         try:
             payload = json.loads(body)
-        except json.JSONDecodeError:
-            return Response(status_code=400, content=b"body is not JSON")
+        except (json.JSONDecodeError, RecursionError):
+            return Response(status_code=400, content=b"body is not JSON (or nested too deeply)")
         events = parse_batch(payload) if isinstance(payload, dict) else []
         if events:
             try:

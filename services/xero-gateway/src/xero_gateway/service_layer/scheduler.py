@@ -22,7 +22,7 @@ from xero_gateway.domain.clock import Clock
 @dataclass
 class _OrgState:
     budget: OrgBudget
-    waiters: list[tuple[int, int, asyncio.Future[None]]] = field(default_factory=list)
+    waiters: list[tuple[int, int, asyncio.Future[float]]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     granted: int = 0
 
@@ -52,7 +52,7 @@ class Scheduler:
     @asynccontextmanager
     async def slot(self, org: str, priority: Priority = Priority.action) -> AsyncIterator[None]:
         state = self._state(org)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         heapq.heappush(state.waiters, (int(priority), next(self._seq), fut))
         self._pump(org)
         try:
@@ -62,10 +62,13 @@ class Scheduler:
                 state.budget.release()
                 self._pump(org)
             raise
+        taken = fut.result()
         try:
             yield
         finally:
-            state.budget.release()
+            done = self.clock.now()
+            state.budget.release(taken, done)
+            self.app.finished(taken, done)
             self._pump(org)
 
     def _pump(self, org: str) -> None:
@@ -90,7 +93,7 @@ class Scheduler:
             state.budget.take(now)
             self.app.take(now)
             state.granted += 1
-            fut.set_result(None)
+            fut.set_result(now)  # the grant time, which the budget stamped
 
     def observe(
         self, org: str, minute_remaining: int | None, day_remaining: int | None, app_remaining: int | None
