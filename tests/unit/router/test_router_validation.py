@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kxflow_contracts.catalog import CATALOG
 from zap_router.domain.validation import validate_zap
@@ -183,3 +185,14 @@ def test_design_example_zap_is_valid_against_the_real_catalog() -> None:
     steps, problems = validate_zap(ZapSpec.model_validate(DESIGN_EXAMPLE), CATALOG, connections)
     assert problems == []
     assert [s.connection for s in steps] == ["xero-acme-au"] * 3
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples" / "zaps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_zaps_are_valid_against_the_real_catalog(path: Path) -> None:
+    spec = ZapSpec.model_validate(yaml.safe_load(path.read_text()))
+    connections = {"kartra": {"kartra-main"}, "xero": {"xero-acme-au"}}
+    _, problems = validate_zap(spec, CATALOG, connections)
+    assert problems == []

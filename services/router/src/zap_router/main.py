@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from kxflow_contracts.catalog import CATALOG, Catalog
 from kxflow_contracts.runtime.http import health_router
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
 from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
 from zap_router.adapters.event_reader import KafkaEventReader
 from zap_router.adapters.metrics import RouterMetrics
@@ -77,6 +78,8 @@ def create_app(
     settings = settings or RouterSettings()
     clock = clock or SystemClock()
     metrics = RouterMetrics()
+    provider = make_tracer_provider(settings.service_name, settings.otlp_endpoint)
+    tracer = provider.get_tracer("kxflow.router")
     mongo: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, connect=False)
     db = mongo[settings.mongodb_database]
     http_client = httpx.AsyncClient()
@@ -86,7 +89,7 @@ def create_app(
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id="kxflow-router", on_dead_letter=metrics.dead_letter
     )
-    publisher = Publisher(broker, settings.topics)
+    publisher = Publisher(broker, settings.topics, tracer)
     index = MatchIndex()
     zap_store, run_store, schedule = ZapStore(db), RunStore(db["runs"]), ScheduleStore(db["schedule"])
     zaps = ZapService(
@@ -112,6 +115,7 @@ def create_app(
         redispatch_after=timedelta(seconds=settings.redispatch_after_s),
         deadline=timedelta(seconds=settings.command_deadline_s),
         on_run_failed=zaps.check_health,
+        tracer=tracer,
     )
     if settings.consume:
         register_consumers(broker, settings, engine, zaps, metrics)
@@ -142,6 +146,7 @@ def create_app(
             await broker.stop()
             await http_client.aclose()
             await mongo.close()
+            provider.shutdown()  # flushes spans not yet exported
 
     app = FastAPI(
         title="kxflow router",
@@ -173,4 +178,5 @@ def create_app(
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)
     install_error_handlers(app)
+    instrument_app(app, provider)
     return app

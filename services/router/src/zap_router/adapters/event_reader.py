@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
 
@@ -12,6 +13,15 @@ from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
 class KafkaEventReader:
     def __init__(self, bootstrap_servers: str) -> None:
         self._bootstrap = bootstrap_servers
+
+    async def _partitions(self, topic: str) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        return sorted(p["partition"] for t in described if t["error_code"] == 0 for p in t["partitions"])
 
     async def read(
         self, topic: str, since: datetime, until: datetime, limit: int, want: object = None
@@ -26,9 +36,7 @@ class KafkaEventReader:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # fetches cluster metadata
-            partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            tps = [TopicPartition(topic, p) for p in await self._partitions(topic)]
             if not tps:
                 return []
             consumer.assign(tps)

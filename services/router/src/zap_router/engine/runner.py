@@ -16,11 +16,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
+
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent
 from kxflow_contracts.results import ActionResult, ResultStatus
 from kxflow_contracts.runs import TERMINAL_STATUSES, RunEvent, RunStatus, RunTransition
+from kxflow_contracts.runtime.telemetry import continue_trace, current_traceparent
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher
 from zap_router.adapters.run_store import RunStore
@@ -96,7 +99,9 @@ class RunEngine:
         on_run_failed: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         chunk: int = 100,
         concurrency: int = 16,
+        tracer: trace.Tracer | None = None,
     ) -> None:
+        self.tracer = tracer or trace.get_tracer("kxflow.router")
         self.index = index
         self.versions = versions
         self.catalog = catalog
@@ -137,17 +142,23 @@ class RunEngine:
             if not isinstance(connection, str):
                 poison[event.id] = "trigger event data must be an object with a connection_id"
                 continue
-            matches = self.index.match(event.tenant, entry.key, connection, data)
+            # One span per event in the trace its producer started (the batch consumer's own span
+            # starts a new trace); runs keep its traceparent so every later step joins the trace.
+            with continue_trace(self.tracer, f"{event.type} process", event.traceparent):
+                matches = self.index.match(event.tenant, entry.key, connection, data)
+                traceparent = current_traceparent() if matches else None
             self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()
             if not matches:
                 continue
             trigger = trigger_context(event.id, event.type, event.time, data)
             for zap in matches:
                 doc, cmds, evs = self._start(zap, event, trigger, now)
+                doc["traceparent"] = traceparent
                 docs.append(doc)
                 source[doc["_id"]] = event.id
                 commands[doc["_id"]] = cmds
                 transitions[doc["_id"]] = evs
+        traceparents = {d["_id"]: d.get("traceparent") for d in docs}
         # Store then send, chunk by chunk, so storing a chunk overlaps sending the one before it.
         inserted: set[str] = set()
         sends: list[asyncio.Task[None]] = []
@@ -159,7 +170,8 @@ class RunEngine:
                     poison[source[run_id]] = f"run could not be stored: {reason}"
                 cmds = [c for rid in ids for c in commands[rid]]
                 evs = [e for rid in ids for e in transitions[rid]]
-                sends.append(asyncio.create_task(self.publisher.send(cmds, evs)))
+                traces = {rid: traceparents[rid] for rid in ids}
+                sends.append(asyncio.create_task(self.publisher.send(cmds, evs, traces)))
         finally:
             await asyncio.gather(*sends)
         existing = [d["_id"] for d in docs if d["_id"] not in inserted and source[d["_id"]] not in poison]
@@ -353,7 +365,7 @@ class RunEngine:
             return await self.runs.get(run["_id"])  # another consumer applied it first
         if updated["status"] == RunStatus.waiting.value:
             await self.schedule.set(updated["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
-        await self.publisher.send(commands, events)
+        await self.publisher.send(commands, events, {run["_id"]: run.get("traceparent")})
         self._count(updated)
         if updated["status"] == RunStatus.failed.value:
             await self._failed(updated)
@@ -393,7 +405,8 @@ class RunEngine:
                     )
                     if moved is not None:
                         await self.publisher.send(
-                            [(state["app"], command_from_state(moved, sid, attempt + 1, now, self.deadline))]
+                            [(state["app"], command_from_state(moved, sid, attempt + 1, now, self.deadline))],
+                            traces={run["_id"]: run.get("traceparent")},
                         )
                         self.metrics.commands.labels(state["app"], "retry").inc()
                         sent += 1
@@ -406,7 +419,8 @@ class RunEngine:
             ):
                 await self.runs.update_if(run["_id"], {}, {"$inc": {p + "redispatches": 1}})
                 await self.publisher.send(
-                    [(state["app"], command_from_state(run, sid, attempt, now, self.deadline))]
+                    [(state["app"], command_from_state(run, sid, attempt, now, self.deadline))],
+                    traces={run["_id"]: run.get("traceparent")},
                 )
                 self.metrics.commands.labels(state["app"], "redispatch").inc()
                 sent += 1
@@ -490,7 +504,9 @@ class RunEngine:
         events = [(_event(updated, RunTransition.started, now), attempt)]
         if plan.command is None:
             events.append((_event(updated, RunTransition.finished, now, error=plan.error), attempt))
-        await self.publisher.send([(step.app, plan.command)] if plan.command else [], events)
+        await self.publisher.send(
+            [(step.app, plan.command)] if plan.command else [], events, {run_id: updated.get("traceparent")}
+        )
         return updated
 
     # ------------------------------------------------------------------ helpers

@@ -1,0 +1,312 @@
+"""``zapctl``: the router's admin API from a terminal (typer + rich).
+
+Reads ``ZAPCTL_URL`` (default ``http://127.0.0.1:8010``) and ``ZAPCTL_TOKEN`` (bearer token of
+one tenant). Every command exits non-zero with the API's own explanation when something is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import Progress
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+app = typer.Typer(help="Manage kxflow zaps and runs.", no_args_is_help=True, pretty_exceptions_enable=False)
+run_app = typer.Typer(help="Inspect one run.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+out = Console()
+err = Console(stderr=True)
+
+FileOpt = Annotated[Path, typer.Option("-f", "--file", exists=True, dir_okay=False, help="Zap YAML")]
+Output = Annotated[str, typer.Option("-o", "--output", help="table, yaml or json")]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def client() -> httpx.Client:
+    url = os.environ.get("ZAPCTL_URL", "http://127.0.0.1:8010")
+    token = os.environ.get("ZAPCTL_TOKEN", "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=60)
+
+
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        with client() as http:
+            response = http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the router at {os.environ.get('ZAPCTL_URL', 'http://127.0.0.1:8010')}: {exc}")
+    if response.status_code == 401:
+        fail("not authorised: set ZAPCTL_TOKEN to a valid API token")
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        if isinstance(detail, list):
+            err.print(f"[red]error:[/red] {response.status_code}: {len(detail)} problem(s)")
+            for problem in detail:
+                loc = problem.get("loc")
+                loc = ".".join(map(str, loc)) if isinstance(loc, list) else loc
+                err.print(f"  • [bold]{loc}[/bold]: {problem.get('msg')}")
+            raise typer.Exit(1)
+        fail(f"{response.status_code}: {detail}")
+    return response.json() if response.content else None
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        fail(f"{path} is not valid YAML: {exc}")
+    if not isinstance(data, dict):
+        fail(f"{path} must hold one zap (a mapping)")
+    return data
+
+
+def show(data: Any, output: str) -> None:
+    if output == "json":
+        out.print_json(json.dumps(data, default=str))
+    else:
+        out.print(Syntax(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False), "yaml"))
+
+
+@app.command()
+def apply(file: FileOpt, zap_id: Annotated[str | None, typer.Option("--id")] = None) -> None:
+    """Create a zap from YAML, or save a new version of the zap with the same name (or --id)."""
+    spec = load_yaml(file)
+    zap_id = zap_id or spec.pop("id", None)
+    if zap_id is None:
+        same = [z for z in call("GET", "/v1/zaps")["items"] if z["name"] == spec.get("name")]
+        if len(same) > 1:
+            fail(f"{len(same)} zaps are named {spec.get('name')!r}; pass --id")
+        zap_id = same[0]["id"] if same else None
+    if zap_id is None:
+        zap = call("POST", "/v1/zaps", json=spec)
+        out.print(f"[green]created[/green] {zap['id']} (version {zap['version']}, enabled={zap['enabled']})")
+    else:
+        spec.pop("enabled", None)
+        zap = call("PUT", f"/v1/zaps/{zap_id}", json=spec)
+        out.print(f"[green]updated[/green] {zap['id']} → version {zap['version']}")
+
+
+@app.command("list")
+def list_zaps() -> None:
+    """List the tenant's zaps."""
+    table = Table("ID", "NAME", "VERSION", "ENABLED", "UPDATED")
+    for zap in call("GET", "/v1/zaps")["items"]:
+        enabled = "yes" if zap["enabled"] else f"no {zap.get('disabled_reason') or ''}".strip()
+        table.add_row(zap["id"], zap["name"], str(zap["version"]), enabled, str(zap["updated_at"])[:19])
+    out.print(table)
+
+
+@app.command()
+def get(
+    zap_id: str,
+    version: Annotated[int | None, typer.Option(help="An older version")] = None,
+    output: Output = "yaml",
+) -> None:
+    """Show a zap (its current version unless --version)."""
+    params = {"version": version} if version else None
+    show(call("GET", f"/v1/zaps/{zap_id}", params=params), output)
+
+
+@app.command()
+def enable(zap_id: str) -> None:
+    """Turn a zap on."""
+    call("POST", f"/v1/zaps/{zap_id}/enable")
+    out.print(f"[green]enabled[/green] {zap_id}")
+
+
+@app.command()
+def disable(zap_id: str) -> None:
+    """Turn a zap off."""
+    call("POST", f"/v1/zaps/{zap_id}/disable")
+    out.print(f"[yellow]disabled[/yellow] {zap_id}")
+
+
+@app.command()
+def delete(zap_id: str, yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
+    """Delete a zap (its runs are kept)."""
+    if not yes:
+        typer.confirm(f"delete zap {zap_id}?", abort=True)
+    call("DELETE", f"/v1/zaps/{zap_id}")
+    out.print(f"deleted {zap_id}")
+
+
+@app.command()
+def runs(
+    zap: Annotated[str | None, typer.Option("--zap")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    since: Annotated[datetime | None, typer.Option()] = None,
+    until: Annotated[datetime | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="From a previous page")] = None,
+) -> None:
+    """Run history, newest first."""
+    params = {
+        "zap_id": zap,
+        "status": status,
+        "since": since,
+        "until": until,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    page = call("GET", "/v1/runs", params={k: str(v) for k, v in params.items() if v is not None})
+    table = Table("RUN", "ZAP", "V", "STATUS", "STEP", "CREATED", "ERROR")
+    colours = {"succeeded": "green", "failed": "red", "halted": "yellow", "filtered": "dim"}
+    for run in page["items"]:
+        colour = colours.get(run["status"], "cyan")
+        error = (run.get("error") or {}).get("message", "")
+        table.add_row(
+            run["id"],
+            run["zap_id"],
+            str(run["zap_version"]),
+            f"[{colour}]{run['status']}[/{colour}]",
+            run.get("current_step") or "",
+            str(run["created_at"])[:19],
+            error[:60],
+        )
+    out.print(table)
+    if page.get("next_cursor"):
+        out.print(f"more: --cursor {page['next_cursor']}")
+
+
+def _branch(tree: Tree, label: str, value: Any) -> None:
+    if value in (None, {}, []):
+        return
+    text = yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False).rstrip()
+    tree.add(f"[bold]{label}[/bold]").add(Syntax(text, "yaml"))
+
+
+@run_app.command("show")
+def run_show(run_id: str) -> None:
+    """A run with every step: input, output, error, attempts and timings."""
+    run = call("GET", f"/v1/runs/{run_id}")
+    tree = Tree(f"[bold]{run['id']}[/bold]  {run['status']}  zap {run['zap_id']} v{run['zap_version']}")
+    trigger = tree.add(f"trigger {run['trigger_type']}  event {run['trigger_event_id']}")
+    _branch(trigger, "data", run.get("trigger"))
+    if run.get("filter"):
+        _branch(tree, "filter", run["filter"])
+    for step_id in run.get("step_order", []):
+        state = run["steps"].get(step_id)
+        if state is None:
+            tree.add(f"[dim]{step_id}: not reached[/dim]")
+            continue
+        branch = tree.add(
+            f"[bold]{step_id}[/bold] {state['action']} → {state['status']}  attempt {state.get('attempt')}"
+            f"  {state.get('duration_ms') or 0:.0f} ms"
+        )
+        _branch(branch, "input", state.get("input"))
+        _branch(branch, "output", state.get("output"))
+        _branch(branch, "error", state.get("error"))
+    out.print(tree)
+
+
+@app.command()
+def replay(
+    run_id: Annotated[str | None, typer.Argument(help="One run; or use --zap for bulk")] = None,
+    zap: Annotated[str | None, typer.Option("--zap", help="Replay the zap's failed runs")] = None,
+    since: Annotated[datetime | None, typer.Option()] = None,
+    until: Annotated[datetime | None, typer.Option()] = None,
+    status: Annotated[str, typer.Option(help="failed or halted")] = "failed",
+) -> None:
+    """Re-run failed runs from their failed step (succeeded steps are not repeated)."""
+    if run_id:
+        run = call("POST", f"/v1/runs/{run_id}/replay")
+        out.print(f"replaying {run['id']} from step {run['current_step']} (now {run['status']})")
+        return
+    if not zap:
+        fail("give a run id, or --zap for bulk replay")
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params = {
+            "zap_id": zap,
+            "status": status,
+            "limit": "500",
+            "since": since,
+            "until": until,
+            "cursor": cursor,
+        }
+        page = call("GET", "/v1/runs", params={k: str(v) for k, v in params.items() if v is not None})
+        ids += [r["id"] for r in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    done, refused = 0, []
+    with client() as http, Progress(console=err) as progress:
+        task = progress.add_task(f"replaying {len(ids)} runs", total=len(ids))
+        for rid in ids:
+            response = http.post(f"/v1/runs/{rid}/replay")
+            if response.status_code == 200:
+                done += 1
+            else:
+                refused.append((rid, response.json().get("detail", response.text)))
+            progress.advance(task)
+    out.print(f"replayed {done} run(s)")
+    for rid, why in refused:
+        err.print(f"  [yellow]skipped[/yellow] {rid}: {why}")
+
+
+@app.command("dry-run")
+def dry_run(
+    file: FileOpt,
+    since: Annotated[datetime | None, typer.Option()] = None,
+    until: Annotated[datetime | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    output: Output = "table",
+) -> None:
+    """Evaluate a draft zap over past trigger events; nothing is sent."""
+    body = {"spec": load_yaml(file), "limit": limit}
+    body["spec"].pop("id", None)
+    body["spec"].pop("enabled", None)
+    if since:
+        body["since"] = since.isoformat()
+    if until:
+        body["until"] = until.isoformat()
+    with err.status("reading past events…"):
+        report = call("POST", "/v1/zaps/dry-run", json=body)
+    if output != "table":
+        show(report, output)
+        return
+    out.print(
+        f"{report['events_read']} event(s): {report['would_run']} would run, {report['filtered']} filtered, "
+        f"{report['would_fail']} would fail, {report['params_mismatch']} other parameters"
+    )
+    for item in report["events"]:
+        tree = Tree(f"{item['event_id']}  {item['outcome']}")
+        for step in item["steps"]:
+            _branch(tree, f"{step['id']} {step['action']}", step["error"] or step["input"])
+        out.print(tree)
+
+
+@app.command()
+def catalog(
+    app_name: Annotated[str | None, typer.Option("--app")] = None,
+    kind: Annotated[str | None, typer.Option(help="trigger, action or search")] = None,
+) -> None:
+    """Every trigger, action and search kxflow offers."""
+    params = {k: v for k, v in {"app": app_name, "kind": kind}.items() if v}
+    table = Table("KEY", "KIND", "NAME", "AVAILABLE")
+    for entry in call("GET", "/v1/catalog", params=params)["items"]:
+        available = "yes" if entry["available"] else f"no: {entry.get('unavailable_reason')}"
+        table.add_row(entry["key"], entry["kind"], entry["display_name"], available)
+    out.print(table)
+
+
+if __name__ == "__main__":
+    app()
