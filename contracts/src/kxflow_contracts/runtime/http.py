@@ -10,6 +10,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 
+# Webhook routes keep the raw body on a Kafka topic before answering; Kafka refuses records over
+# about 1 MB (``message.max.bytes``), which would turn an oversized delivery into a 503 that the
+# sender retries forever. Real Kartra and Xero deliveries are a few KB: larger bodies get a 413.
+MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+
 
 def health_router(registry: CollectorRegistry, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
     router = APIRouter(include_in_schema=False)

@@ -33,6 +33,8 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
             data = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise WebhookRejected(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+        except RecursionError as exc:
+            raise WebhookRejected("JSON body is nested too deeply") from exc
         if not isinstance(data, dict):
             raise WebhookRejected("JSON body must be an object with lead, action and action_details")
         return data

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
+MAX_NESTING = 64  # PHP's max_input_nesting_level: deeper variables are dropped, as PHP drops them
 
 
 def _scalar(value: Any) -> str:
@@ -60,6 +61,8 @@ def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             root[raw_key] = value
             continue
         parts = [match.group(1), *_PART.findall(match.group(2))]
+        if len(parts) > MAX_NESTING:
+            continue
         node = root
         for i, part in enumerate(parts):
             last = i == len(parts) - 1

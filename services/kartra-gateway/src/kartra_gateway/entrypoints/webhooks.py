@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.payloads import WebhookRejected
 from kartra_gateway.usecases.intake import Intake, IntakeResult, Unauthorized, Unavailable
+from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
 
 
 def webhook_router(intake: Intake, metrics: GatewayMetrics) -> APIRouter:
@@ -33,14 +34,22 @@ def webhook_router(intake: Intake, metrics: GatewayMetrics) -> APIRouter:
             {"status": result.outcome.value, "event_id": result.event_id, "event_type": result.event_type}
         )
 
-    @router.post("/v1/webhooks/kartra/{connection_id}/{secret}", summary="Kartra outbound-API webhook")
+    @router.post(
+        "/v1/webhooks/kartra/{connection_id}/{secret}",
+        summary="Kartra outbound-API webhook",
+        max_body_size=MAX_WEBHOOK_BODY_BYTES,
+    )
     async def kartra_webhook(connection_id: str, secret: str, request: Request) -> JSONResponse:
         started = time.perf_counter()
         body = await request.body()
         ctype = request.headers.get("content-type", "")
         return await _answer("outbound", started, intake.webhook(connection_id, secret, body, ctype))
 
-    @router.post("/v1/ipn/kartra/{connection_id}", summary="Kartra IPN (payment notification)")
+    @router.post(
+        "/v1/ipn/kartra/{connection_id}",
+        summary="Kartra IPN (payment notification)",
+        max_body_size=MAX_WEBHOOK_BODY_BYTES,
+    )
     async def kartra_ipn(connection_id: str, request: Request) -> JSONResponse:
         started = time.perf_counter()
         body = await request.body()
