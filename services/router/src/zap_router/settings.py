@@ -23,6 +23,9 @@ class RouterSettings(ServiceSettings):
     xero_gateway_url: str = "http://127.0.0.1:8030"
     consume: bool = Field(default=True, description="Consume events/results (off = API only)")
     event_batch_max: int = 500
+    store_concurrency: int = Field(
+        default=8, description="Runs updated at once per replica (keep low on FerretDB/SQLite: one writer)"
+    )
     batch_timeout_ms: int = 50
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
