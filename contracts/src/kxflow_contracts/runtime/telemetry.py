@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+T = TypeVar("T")
 
 
 def make_tracer_provider(
@@ -30,3 +39,82 @@ def instrument_httpx_client(client: object, provider: TracerProvider) -> None:
 
 def tracer(provider: TracerProvider, name: str) -> trace.Tracer:
     return provider.get_tracer(name)
+
+
+# -- propagation across hops that FastStream's middleware does not cover ---------------------------
+# (batch consumers start a new trace per batch; the xero-gateway command consumer is plain aiokafka;
+# a record may be published long after the span that caused it ended, e.g. a run's next step).
+
+_W3C = TraceContextTextMapPropagator()
+
+
+def context_from(traceparent: str | None) -> Context:
+    """The OpenTelemetry context a W3C ``traceparent`` names (empty when there is none)."""
+    return _W3C.extract({"traceparent": traceparent} if traceparent else {})
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the current span, to stamp on an outgoing record or store."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def record_header(record: Any, name: str) -> str | None:
+    """A header of a raw aiokafka record, decoded."""
+    for key, value in getattr(record, "headers", None) or ():
+        if key == name:
+            return value.decode(errors="replace") if isinstance(value, bytes | bytearray) else str(value)
+    return None
+
+
+@contextmanager
+def continue_trace(
+    tracer: trace.Tracer,
+    name: str,
+    traceparent: str | None,
+    *,
+    kind: SpanKind = SpanKind.CONSUMER,
+    attributes: dict[str, Any] | None = None,
+) -> Iterator[trace.Span]:
+    """A span, current while inside, whose parent is ``traceparent`` (a consumed record's)."""
+    with tracer.start_as_current_span(
+        name, context=context_from(traceparent), kind=kind, attributes=attributes
+    ) as span:
+        yield span
+
+
+def traced_record_handler(
+    tracer: trace.Tracer, handle: Callable[[Any], Awaitable[T]]
+) -> Callable[[Any], Awaitable[T]]:
+    """Wrap a raw-record handler so each record is processed in a span continuing its trace."""
+
+    async def traced(record: Any) -> T:
+        with continue_trace(
+            tracer,
+            f"{record.topic} process",
+            record_header(record, "traceparent"),
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.operation": "process",
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset,
+            },
+        ):
+            return await handle(record)
+
+    return traced
+
+
+def instrument_app(app: Any, provider: TracerProvider) -> None:
+    """A server span per HTTP request (continuing an incoming ``traceparent``); health routes and
+    ``/metrics`` excluded. A webhook's Kafka publishes are children of its request span."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        tracer_provider=provider,
+        excluded_urls="livez,readyz,metrics",
+        exclude_spans=["receive", "send"],
+    )

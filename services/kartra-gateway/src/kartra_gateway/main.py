@@ -32,7 +32,7 @@ from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.secrets import SecretBox
-from kxflow_contracts.runtime.telemetry import instrument_httpx_client, make_tracer_provider
+from kxflow_contracts.runtime.telemetry import instrument_app, instrument_httpx_client, make_tracer_provider
 
 
 def create_app(
@@ -99,6 +99,7 @@ def create_app(
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready, "kafka": kafka_ready}))
     app.include_router(webhook_router(intake, metrics))
     app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))
+    instrument_app(app, provider)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.executor = executor

@@ -10,7 +10,13 @@ from xero_gateway.settings import XeroGatewaySettings
 
 def main() -> None:
     settings = XeroGatewaySettings()
-    uvicorn.run(create_app(settings, configure_logs=True), host=settings.http_host, port=settings.http_port)
+    # log_config=None: uvicorn's own records go through the JSON handler (and its redaction) too.
+    uvicorn.run(
+        create_app(settings, configure_logs=True),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":

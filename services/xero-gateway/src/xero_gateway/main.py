@@ -21,7 +21,12 @@ from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
 from kxflow_contracts.runtime.secrets import SecretBox
-from kxflow_contracts.runtime.telemetry import instrument_httpx_client, make_tracer_provider
+from kxflow_contracts.runtime.telemetry import (
+    instrument_app,
+    instrument_httpx_client,
+    make_tracer_provider,
+    traced_record_handler,
+)
 from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
 from xero_gateway.adapters.publisher import Publisher
@@ -109,12 +114,15 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         settings.kafka_bootstrap_servers,
         settings.topics.xero_commands,
         settings.consumer_group,
-        consumers.command_handler(
-            broker,
-            executor,
-            publisher,
-            on_result=lambda status: metrics.results.labels(status).inc(),
-            on_dead_letter=lambda topic, _exc: metrics.dead_letters.labels(topic).inc(),
+        traced_record_handler(
+            provider.get_tracer("kxflow.xero-gateway"),
+            consumers.command_handler(
+                broker,
+                executor,
+                publisher,
+                on_result=lambda status: metrics.results.labels(status).inc(),
+                on_dead_letter=lambda topic, _exc: metrics.dead_letters.labels(topic).inc(),
+            ),
         ),
         per_key_workers=settings.concurrent,
         max_buffered_per_partition=settings.command_buffer_per_partition,
@@ -178,6 +186,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         await db.command("ping")
 
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready}))
+    instrument_app(app, provider)
     app.state.scheduler = scheduler
     app.state.repos = repos
     app.state.api = api
