@@ -9,12 +9,14 @@ API token and Fernet key, logs in a temp folder, and a working directory without
 
 ``replicas={"router": 2}`` adds ``router-2`` (own port, same group and database);
 ``extra_env={"xero-gateway": {"CLOCK_SPEED": "60"}}`` sets settings (prefix added);
-``extra_args={"xero-sandbox": ["--clock-speed", "60"]}``; ``otlp_endpoint=...`` turns tracing on.
+``extra_args={"xero-sandbox": ["--clock-speed", "60"]}``; ``otlp_endpoint=...`` turns tracing on;
+``raw_env={"OTEL_BSP_SCHEDULE_DELAY": "200"}`` is added to every process's environment as is.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import secrets
 import shutil
 import sys
@@ -59,6 +61,7 @@ class System:
         otlp_endpoint: str | None = None,
         logs: Path | None = None,
         sandboxes: bool = True,
+        raw_env: Mapping[str, str] | None = None,
     ) -> None:
         from cryptography.fernet import Fernet
 
@@ -94,7 +97,9 @@ class System:
             extra_env=extra_env,
             extra_args=extra_args,
         )
-        self.supervisor = kxsystem.Supervisor(svcs, self.cfg, self.logs, cwd=self.logs)
+        self.supervisor = kxsystem.Supervisor(
+            svcs, self.cfg, self.logs, cwd=self.logs, base_env={**os.environ, **(raw_env or {})}
+        )
 
     # -- processes ------------------------------------------------------------------------------
     @property

@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,7 @@ class Demo:
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(timeout=15.0)
-        self.email = self.email or f"ada+{int(time.time())}@example.com"
+        self.email = self.email or f"ada+{secrets.token_hex(4)}@example.com"
 
     def say(self, text: str) -> None:
         self.console.print(text)
@@ -258,7 +259,7 @@ class Demo:
     # -- 5. the run ---------------------------------------------------------------------------
     def _find_run(self, zap_id: str, sale: dict[str, Any]) -> dict[str, Any] | None:
         """The zap's run for this sale (runs listed since the sale, each read in full)."""
-        since = datetime.fromtimestamp(sale["fired_at"] - 5, UTC).isoformat()
+        since = datetime.fromtimestamp(sale["fired_at"] - 1, UTC).isoformat()
         page = self._check(
             self.http.get(
                 f"{self.ep.router}/v1/runs",
@@ -271,8 +272,10 @@ class Demo:
             run = self._check(
                 self.http.get(f"{self.ep.router}/v1/runs/{item['id']}", headers=self.ep.auth), "run"
             )
-            if str((run.get("trigger") or {}).get("transaction", {}).get("id")) == str(
-                sale["transaction_id"]
+            trigger = run.get("trigger") or {}
+            if (
+                str(trigger.get("transaction", {}).get("id")) == str(sale["transaction_id"])
+                and trigger.get("lead", {}).get("email") == self.email
             ):
                 return run
         return None

@@ -4,50 +4,22 @@ payment exist in the Xero sandbox (the issue's "done when")."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from system_harness import ROOT, System
 
 DEMO = ROOT / "deploy" / "local" / "demo.py"
+Demo = Callable[[System], Awaitable[tuple[int, dict[str, Any], str]]]
 
 
-def demo_args(system: System) -> list[str]:
-    return [
-        sys.executable,
-        str(DEMO),
-        "--json",
-        "--timeout",
-        "60",
-        "--router-url",
-        system.url("router"),
-        "--kartra-gateway-url",
-        system.url("kartra-gateway"),
-        "--xero-gateway-url",
-        system.url("xero-gateway"),
-        "--kartra-sandbox-url",
-        system.url("kartra-sandbox"),
-        "--xero-sandbox-url",
-        system.url("xero-sandbox"),
-        "--token",
-        system.token,
-    ]
-
-
-async def run_demo(system: System) -> tuple[int, dict, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *demo_args(system), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    lines = out.decode().strip().splitlines()
-    summary = json.loads(lines[-1]) if lines else {}
-    return proc.returncode or 0, summary, err.decode()
-
-
-async def test_demo_completes_a_run_whose_invoice_exists_in_the_xero_sandbox(system: System) -> None:
-    code, summary, log = await run_demo(system)
+async def test_demo_completes_a_run_whose_invoice_exists_in_the_xero_sandbox(
+    system: System, demo: Demo
+) -> None:
+    code, summary, log = await demo(system)
     assert code == 0, log
     assert summary["status"] == "succeeded", log
     assert [s["id"] for s in summary["steps"]] == ["contact", "invoice", "paid"]
@@ -66,7 +38,7 @@ async def test_demo_completes_a_run_whose_invoice_exists_in_the_xero_sandbox(sys
     }
 
     # Idempotent: a second run reuses both connections and the zap, and sells again.
-    code2, again, log2 = await run_demo(system)
+    code2, again, log2 = await demo(system)
     assert code2 == 0, log2
     assert again["zap_id"] == summary["zap_id"]
     assert again["run_id"] != summary["run_id"]
