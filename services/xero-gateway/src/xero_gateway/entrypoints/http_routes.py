@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
@@ -64,7 +65,14 @@ def build_router(
     @router.post("/v1/xero/custom-connection", tags=["connections"])
     async def custom_connection(tenant: str = Depends(tenant_dep)) -> dict[str, Any]:
         """Custom connection (client credentials, single organisation)."""
-        conns = await connect.custom(tenant)
+        try:
+            conns = await connect.custom(tenant)
+        except httpx.HTTPStatusError as exc:  # Xero refused this app's client-credentials grant
+            raise HTTPException(
+                400,
+                f"Xero refused the client-credentials grant (HTTP {exc.response.status_code}): "
+                "is this app a Xero custom connection?",
+            ) from None
         return {"connections": [c.public() for c in conns]}
 
     @router.get("/v1/connections", tags=["connections"])
