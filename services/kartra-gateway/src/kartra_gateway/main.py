@@ -29,8 +29,10 @@ from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR
+from kxflow_contracts.runtime.metrics import dead_letter_counter
 from kxflow_contracts.runtime.secrets import SecretBox
 from kxflow_contracts.runtime.telemetry import instrument_app, instrument_httpx_client, make_tracer_provider
 
@@ -57,6 +59,7 @@ def create_app(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
+        on_dead_letter=dead_letter_counter(metrics.registry),
     )
     limiter = limiter or AppRateLimiter(settings.kartra_rate_per_second, settings.kartra_rate_burst)
     client = KartraClient(http, settings.kartra_api_url, limiter, backoff_429=settings.kartra_backoff_seconds)
@@ -100,6 +103,13 @@ def create_app(
     app.include_router(webhook_router(intake, metrics))
     app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))
     instrument_app(app, provider)
+    watch_consumer_lag(
+        app,
+        settings.kafka_bootstrap_servers,
+        settings.consumer_group,
+        [topics.kartra_commands],
+        metrics.registry,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.executor = executor

@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from kxflow_contracts.catalog import CATALOG, Catalog
 from kxflow_contracts.runtime.http import health_router
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
 from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
 from zap_router.adapters.event_reader import KafkaEventReader
@@ -179,4 +180,12 @@ def create_app(
     app.include_router(http_catalog.router)
     install_error_handlers(app)
     instrument_app(app, provider)
+    topics = settings.topics
+    watch_consumer_lag(
+        app,
+        settings.kafka_bootstrap_servers,
+        settings.group_id,
+        [topics.kartra_events, topics.xero_events, topics.action_results],
+        metrics.registry,
+    )
     return app

@@ -18,6 +18,7 @@ from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
 from kxflow_contracts.runtime.secrets import SecretBox
@@ -187,6 +188,13 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
 
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready}))
     instrument_app(app, provider)
+    watch_consumer_lag(
+        app,
+        settings.kafka_bootstrap_servers,
+        settings.consumer_group,
+        [settings.topics.xero_commands, settings.topics.xero_webhooks_raw],
+        metrics.registry,
+    )
     app.state.scheduler = scheduler
     app.state.repos = repos
     app.state.api = api
