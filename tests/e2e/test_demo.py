@@ -76,3 +76,49 @@ async def test_demo_says_how_to_start_the_system_when_it_is_not_running() -> Non
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 1
     assert "make run" in out.decode()
+
+
+def _families(text: str) -> dict[str, list[Any]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+async def test_every_service_exposes_the_observability_metrics_after_the_demo(
+    system: System, demo: Demo
+) -> None:
+    code, _, log = await demo(system)
+    assert code == 0, log
+    async with httpx.AsyncClient() as client:
+        scraped = {
+            name: _families((await client.get(f"{system.url(name)}/metrics")).text)
+            for name in ("router", "kartra-gateway", "xero-gateway")
+        }
+    router, kartra, xero = scraped["router"], scraped["kartra-gateway"], scraped["xero-gateway"]
+    # events in by type, runs by status, step latency (= command latency) per action
+    assert any(
+        s.labels.get("type") == "kartra.product.purchased.v1" and s.value >= 1
+        for s in router["kxflow_router_events"]
+    )
+    assert any(s.labels["status"] == "succeeded" and s.value >= 1 for s in router["kxflow_router_runs"])
+    actions = {s.labels["action"] for s in router["kxflow_router_step_seconds"] if s.name.endswith("_count")}
+    assert {"xero.contact.find_or_create", "xero.sales_invoice.create", "xero.payment.create"} <= actions
+    # DLQ messages on every service (families exist from the start; nothing dead-lettered here)
+    assert "kxflow_router_dead_letters" in router
+    assert "kxflow_dead_letters" in kartra
+    assert "xero_dead_letters" in xero
+    # rate-limit budget left per Xero organisation
+    orgs = {s.labels["xero_tenant_id"] for s in xero["xero_budget_minute_remaining"]}
+    assert orgs and all(s.value < 60 for s in xero["xero_budget_minute_remaining"])
+    assert "xero_budget_day_remaining" in xero
+    # intake and results
+    assert any(s.value >= 1 for s in kartra["kartra_webhooks"])
+    assert any(s.labels.get("status") == "succeeded" and s.value >= 3 for s in xero["xero_action_results"])
+    # consumer lag on every service, per partition of its group, caught up after the run
+    for name, topic in (
+        ("router", "kartra.events.v1"),
+        ("kartra-gateway", "kartra.commands.v1"),
+        ("xero-gateway", "xero.commands.v1"),
+    ):
+        lag = [s for s in scraped[name]["kxflow_consumer_lag"] if s.labels["topic"] == system.prefix + topic]
+        assert len(lag) == 12, (name, lag)

@@ -77,3 +77,33 @@ def test_record_header_decodes_and_misses() -> None:
     assert record_header(record, "b") == "2"
     assert record_header(record, "c") is None
     assert record_header(SimpleNamespace(headers=None), "a") is None
+
+
+def test_server_spans_name_the_route_template_never_the_raw_path_or_query() -> None:
+    from fastapi import APIRouter, FastAPI
+    from fastapi.testclient import TestClient
+
+    from kxflow_contracts.runtime.telemetry import instrument_app
+
+    prov, exported = provider()
+    app = FastAPI()
+    router = APIRouter()
+
+    @router.post("/v1/webhooks/kartra/{connection_id}/{secret}")
+    async def hook(connection_id: str, secret: str) -> dict[str, str]:
+        return {"ok": connection_id}
+
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {}
+
+    app.include_router(router)
+    instrument_app(app, prov)
+    with TestClient(app) as client:
+        assert client.post("/v1/webhooks/kartra/kc_1/S3CRET?code=AUTHCODE").status_code == 200
+        assert client.get("/livez").status_code == 200
+    (span,) = exported.get_finished_spans()  # /livez is not traced
+    assert span.name == "POST /v1/webhooks/kartra/{connection_id}/{secret}"
+    text = repr(dict(span.attributes))
+    assert "S3CRET" not in text and "AUTHCODE" not in text, text
+    assert span.attributes["http.route"] == "/v1/webhooks/kartra/{connection_id}/{secret}"

@@ -107,14 +107,63 @@ def traced_record_handler(
     return traced
 
 
+def _templates(routes: Any, prefix: str = "") -> Iterator[str]:
+    """Every route's path template; FastAPI ≥0.120 wraps included routers (``original_router``)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _templates(inner.routes, prefix + str(getattr(context, "prefix", "") or ""))
+        elif isinstance(getattr(route, "path", None), str):
+            yield prefix + route.path
+
+
+def route_template(app: Any, scope: dict[str, Any]) -> str | None:
+    """The path template ``scope``'s path matches (``/v1/webhooks/kartra/{connection_id}/{secret}``),
+    or None. Templates are compiled on first use (routes are all added by then)."""
+    from starlette.routing import compile_path
+
+    compiled = getattr(app.state, "_kx_route_templates", None)
+    if compiled is None:
+        compiled = [(compile_path(t)[0], t) for t in _templates(app.router.routes)]
+        # Literal paths first: /v1/connections must not be taken for /v1/connections/{id}.
+        compiled.sort(key=lambda item: item[1].count("{"))
+        app.state._kx_route_templates = compiled
+    path = scope.get("path", "")
+    return next((template for regex, template in compiled if regex.match(path)), None)
+
+
 def instrument_app(app: Any, provider: TracerProvider) -> None:
     """A server span per HTTP request (continuing an incoming ``traceparent``); health routes and
-    ``/metrics`` excluded. A webhook's Kafka publishes are children of its request span."""
+    ``/metrics`` excluded. A webhook's Kafka publishes are children of its request span.
+
+    Spans carry the route template, never the raw path or query: a Kartra webhook URL holds its
+    secret in the path and the OAuth callback its authorization code in the query.
+    """
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    def template(scope: dict[str, Any]) -> str:
+        return route_template(app, scope) or "(unmatched route)"
+
+    def span_details(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        route = template(scope)
+        return f"{scope.get('method', 'HTTP')} {route}", {"http.route": route}
+
+    def scrub(span: trace.Span, scope: dict[str, Any]) -> None:
+        if not span.is_recording():
+            return
+        route = template(scope)
+        for key in ("http.target", "url.path"):
+            span.set_attribute(key, route)
+        for key in ("http.url", "url.full"):
+            span.set_attribute(key, route)
+        span.set_attribute("url.query", "")
 
     app.add_middleware(
         OpenTelemetryMiddleware,
         tracer_provider=provider,
         excluded_urls="livez,readyz,metrics",
         exclude_spans=["receive", "send"],
+        default_span_details=span_details,
+        server_request_hook=scrub,
     )
