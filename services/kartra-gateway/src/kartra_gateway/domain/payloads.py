@@ -41,6 +41,8 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
     data = php_form.decode(stripped)
     if not data:
         raise WebhookRejected("form body has no fields")
+    if not isinstance(data, dict):  # only numeric keys (``0=a&1=b``) decode to a list
+        raise WebhookRejected("form body must have named fields (lead, action, …), not only numbers")
     for wrapper in ("payload", "data"):  # a JSON document posted as one form field
         if set(data) == {wrapper} and isinstance(data[wrapper], str):
             return parse_body(data[wrapper].encode(), "application/json")
