@@ -1,0 +1,1 @@
+"""Fault drills: the whole system as OS processes (tests/system_harness.py) under injected faults."""
