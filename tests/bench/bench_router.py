@@ -233,7 +233,7 @@ async def main(args: argparse.Namespace) -> int:
     tenants = [f"tenant{t:03d}" for t in range(n_tenants)]
     zaps = ZapService(
         store=ZapStore(db),
-        runs=RunStore(db["runs"]),
+        runs=RunStore(db),
         index=MatchIndex(),
         catalog=CATALOG,
         directory=StaticConnectionDirectory(kartra={CONNECTION}, xero=set()),
@@ -303,7 +303,7 @@ async def main(args: argparse.Namespace) -> int:
         sent_at = await produce(bootstrap, topics.kartra_events, hits)
         t_end = await wait_committed(admin, probe, group, topics.kartra_events, 600)
         results["matched_events_per_s"] = n_events / (t_end - t_start)
-        runs = await db["runs"].count_documents({})
+        runs = await RunStore(db).count()
         commands = AIOKafkaConsumer(
             topics.kartra_commands, bootstrap_servers=bootstrap, auto_offset_reset="earliest"
         )

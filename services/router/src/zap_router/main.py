@@ -92,7 +92,11 @@ def create_app(
     )
     publisher = Publisher(broker, settings.topics, tracer)
     index = MatchIndex()
-    zap_store, run_store, schedule = ZapStore(db), RunStore(db["runs"]), ScheduleStore(db["schedule"])
+    zap_store, run_store, schedule = (
+        ZapStore(db),
+        RunStore(db, settings.run_shards),
+        ScheduleStore(db["schedule"]),
+    )
     zaps = ZapService(
         store=zap_store,
         runs=run_store,

@@ -23,6 +23,9 @@ class RouterSettings(ServiceSettings):
     xero_gateway_url: str = "http://127.0.0.1:8030"
     consume: bool = Field(default=True, description="Consume events/results (off = API only)")
     event_batch_max: int = 500
+    run_shards: int = Field(
+        default=1, description="Collections runs are spread over (MongoDB: 1; FerretDB scans per update: 16+)"
+    )
     store_concurrency: int = Field(
         default=8, description="Runs updated at once per replica (keep low on FerretDB/SQLite: one writer)"
     )

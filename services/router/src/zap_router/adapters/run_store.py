@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from kxflow_contracts.runs import RunStatus
@@ -43,17 +45,37 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class RunStore:
-    def __init__(self, collection: AsyncCollection) -> None:
-        self._col = collection
+    """Runs, optionally spread over ``shards`` collections by run id.
+
+    One collection (the default) is right for MongoDB. FerretDB 1.24 scans the whole collection for
+    every update, so on FerretDB the router spreads runs over several collections
+    (``ROUTER_RUN_SHARDS``); a run's id names its shard, and listings merge the shards.
+    """
+
+    def __init__(self, db: AsyncDatabase, shards: int = 1, name: str = "runs") -> None:
+        self._shards = max(1, shards)
+        self._cols: list[AsyncCollection] = (
+            [db[name]] if self._shards == 1 else [db[f"{name}_{i:02d}"] for i in range(self._shards)]
+        )
+
+    @property
+    def collections(self) -> list[AsyncCollection]:
+        return list(self._cols)
+
+    def _col(self, run_id: str) -> AsyncCollection:
+        if self._shards == 1:
+            return self._cols[0]
+        return self._cols[int(hashlib.blake2b(run_id.encode(), digest_size=4).hexdigest(), 16) % self._shards]
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(
-            self._col,
-            [
-                IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True),
-                IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
-            ],
-        )
+        for col in self._cols:
+            await ensure_indexes(
+                col,
+                [
+                    IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True),
+                    IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
+                ],
+            )
 
     async def insert_new(self, docs: list[dict[str, Any]]) -> tuple[set[str], dict[str, str]]:
         """Insert runs: (ids inserted, {id: reason} for documents the store rejects).
@@ -61,10 +83,22 @@ class RunStore:
         A run that exists already (unique (zap_id, trigger_event_id)) is neither: a redelivered event
         creates nothing new.
         """
-        if not docs:
-            return set(), {}
+        by_col: dict[int, list[dict[str, Any]]] = {}
+        for doc in docs:
+            by_col.setdefault(id(self._col(doc["_id"])), []).append(doc)
+        inserted: set[str] = set()
+        rejected: dict[str, str] = {}
+        cols = {id(c): c for c in self._cols}
+        for key, group in by_col.items():
+            ids, bad = await self._insert(cols[key], group)
+            inserted |= ids
+            rejected.update(bad)
+        return inserted, rejected
+
+    @staticmethod
+    async def _insert(col: AsyncCollection, docs: list[dict[str, Any]]) -> tuple[set[str], dict[str, str]]:
         try:
-            await self._col.insert_many(docs, ordered=False)
+            await col.insert_many(docs, ordered=False)
             return {d["_id"] for d in docs}, {}
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
@@ -80,7 +114,7 @@ class RunStore:
         query: dict[str, Any] = {"_id": run_id}
         if tenant is not None:
             query["tenant"] = tenant
-        return await self._col.find_one(query)
+        return await self._col(run_id).find_one(query)
 
     async def get_many(self, run_ids: Iterable[str], concurrency: int = 16) -> dict[str, dict[str, Any]]:
         """Runs by id, fetched one by one (FerretDB scans the collection for an ``$in`` on ``_id``)."""
@@ -88,7 +122,7 @@ class RunStore:
 
         async def one(run_id: str) -> dict[str, Any] | None:
             async with gate:
-                return await self._col.find_one({"_id": run_id})
+                return await self.get(run_id)
 
         found = await asyncio.gather(*(one(r) for r in set(run_ids)))
         return {d["_id"]: d for d in found if d is not None}
@@ -97,7 +131,7 @@ class RunStore:
         self, run_id: str, expect: dict[str, Any], update: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Apply ``update`` only if the run still matches ``expect``; the updated run or ``None``."""
-        return await self._col.find_one_and_update(
+        return await self._col(run_id).find_one_and_update(
             {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
         )
 
@@ -105,9 +139,14 @@ class RunStore:
         """(finished runs that did work, of which failed) for a zap since ``since``."""
         base = {"zap_id": zap_id, "created_at": {"$gte": since}}
         done = [RunStatus.succeeded.value, RunStatus.failed.value, RunStatus.halted.value]
-        total = await self._col.count_documents({**base, "status": {"$in": done}})
-        failed = await self._col.count_documents({**base, "status": RunStatus.failed.value})
+        total = failed = 0
+        for col in self._cols:
+            total += await col.count_documents({**base, "status": {"$in": done}})
+            failed += await col.count_documents({**base, "status": RunStatus.failed.value})
         return total, failed
+
+    async def count(self, query: dict[str, Any] | None = None) -> int:
+        return sum([await col.count_documents(query or {}) for col in self._cols])
 
     async def list(
         self,
@@ -138,12 +177,11 @@ class RunStore:
             at, last_id = decode_cursor(cursor)
             query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]
         projection = None if full else {"trigger": 0, "steps": 0}
-        found = (
-            await self._col.find(query, projection)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit + 1)
-            .to_list(None)
-        )
+        order = [("created_at", DESCENDING), ("_id", DESCENDING)]
+        found: list[dict[str, Any]] = []
+        for col in self._cols:
+            found += await col.find(query, projection).sort(order).limit(limit + 1).to_list(None)
+        found.sort(key=lambda d: (d["created_at"], d["_id"]), reverse=True)
         page = found[:limit]
         next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit else None
         return page, next_cursor

@@ -359,12 +359,14 @@ class RunEngine:
                     )
                 )
                 finish(RunStatus.failed, error)
+        if sets.get("status") == RunStatus.waiting.value:
+            # Scheduled before the run says "waiting": a waiting run always has its retry (a stray
+            # item, if the update below loses, finds the run moved on and is dropped).
+            await self.schedule.set(run["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
         expect = {p + "status": StepStatus.running, p + "attempt": attempt}
         updated = await self.runs.update_if(run["_id"], expect, {"$set": sets})
         if updated is None:
             return await self.runs.get(run["_id"])  # another consumer applied it first
-        if updated["status"] == RunStatus.waiting.value:
-            await self.schedule.set(updated["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
         await self.publisher.send(commands, events, {run["_id"]: run.get("traceparent")})
         self._count(updated)
         if updated["status"] == RunStatus.failed.value:
