@@ -36,8 +36,11 @@ class RouterSettings(ServiceSettings):
         default="60,300,1800,7200,21600", description="Autoreplay delays after attempts 1, 2, … (seconds)"
     )
     redispatch_after_s: float = Field(
-        default=900.0,
-        description="A dispatched step with no result after this long is sent again (same command id)",
+        default=60.0,
+        description=(
+            "After a redelivery (a crash or rebalance), a step still without a result this long after "
+            "is sent again with the same command id (the gateways' ledger absorbs a duplicate)"
+        ),
     )
     scheduler_interval_s: float = 1.0
     reconcile_interval_s: float = 30.0
