@@ -81,7 +81,7 @@ async def test_tokens_and_tenants_never_cross(router):
     await send(router, "e-acme")
     await send(router, "e-globex", tenant="globex")  # same trigger and connection name, other tenant
     run_id = run_id_for(zap["id"], "e-acme")
-    await wait_for(lambda: run_exists(router, run_id), timeout=20)
+    await wait_for(lambda: run_exists(router, run_id), timeout=45)
     assert (await router.http.get(f"/v1/runs/{run_id}", headers=GLOBEX)).status_code == 404
     assert (await router.http.get("/v1/runs", headers=GLOBEX)).json()["items"] == []
     assert (await router.http.post(f"/v1/runs/{run_id}/replay", headers=GLOBEX)).status_code == 404
@@ -108,10 +108,10 @@ async def test_versions_enable_disable_delete_and_the_changelog(router):
     assert (await router.http.post(f"/v1/zaps/{zap['id']}/disable", headers=ACME)).json()["enabled"] is False
     await send(router, "e-off")
     await send(router, "e-sentinel", product_id="777")  # same key, so consumed after e-off
-    await wait_for(lambda: run_exists(router, run_id_for(other["id"], "e-sentinel")), timeout=20)
+    await wait_for(lambda: run_exists(router, run_id_for(other["id"], "e-sentinel")), timeout=45)
     assert (await router.http.post(f"/v1/zaps/{zap['id']}/enable", headers=ACME)).json()["enabled"] is True
     await send(router, "e-on")
-    await wait_for(lambda: run_exists(router, run_id_for(zap["id"], "e-on")), timeout=20)
+    await wait_for(lambda: run_exists(router, run_id_for(zap["id"], "e-on")), timeout=45)
     run = await router.http.get(f"/v1/runs/{run_id_for(zap['id'], 'e-on')}", headers=ACME)
     assert run.json()["zap_version"] == 2
     assert (
@@ -141,7 +141,7 @@ async def test_run_history_filters_and_cursor_pagination(router):
         ).json()["items"]
         return items if len(items) == 5 else []
 
-    await wait_for(five, timeout=20)
+    await wait_for(five, timeout=45)
     seen, cursor = [], None
     while True:
         params = {"zap_id": zap["id"], "limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -176,7 +176,7 @@ async def test_poison_events_go_to_the_dlq_with_the_reason_and_the_rest_is_proce
         [("acme:L1", good)],
         raw=[(b"{not json", headers), (b"{}", [("ce_id", b"no-type")])],
     )
-    await wait_for(lambda: run_exists(router, run_id_for(zap["id"], "e-good")), timeout=20)
+    await wait_for(lambda: run_exists(router, run_id_for(zap["id"], "e-good")), timeout=45)
     dlq = await read_all(
         settings.kafka_bootstrap_servers, settings.topics.dlq(settings.topics.kartra_events), 2
     )
@@ -286,7 +286,7 @@ async def test_zapctl_apply_list_runs_show_and_catalog(router, tmp_path: Path, m
         r = await router.http.get(f"/v1/runs/{run_id}", headers=ACME)
         return r.status_code == 200 and r.json()["status"] == "succeeded"
 
-    await wait_for(done, timeout=20)
+    await wait_for(done, timeout=45)
     shown = await zapctl_run("run", "show", run_id)
     assert (
         shown.exit_code == 0

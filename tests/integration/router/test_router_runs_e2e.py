@@ -77,7 +77,7 @@ async def send(router, event_id: str, **data: Any) -> None:
     )
 
 
-async def run_of(router, zap_id: str, event_id: str, status: str | None = None, timeout: float = 20) -> dict:
+async def run_of(router, zap_id: str, event_id: str, status: str | None = None, timeout: float = 45) -> dict:
     from zap_router.domain.runs import run_id_for
 
     run_id = run_id_for(zap_id, event_id)
