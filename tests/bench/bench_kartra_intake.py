@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import psutil
@@ -178,5 +179,9 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true", help="a few hundred webhooks: proves it runs")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    asyncio.run(main(200 if args.smoke else args.n, 8 if args.smoke else args.concurrency))
+    n, concurrency = (200, 8) if args.smoke else (args.n, args.concurrency)
+    figures = asyncio.run(main(n, concurrency))
+    if args.json:
+        args.json.write_text(json.dumps({"n": n, "concurrency": concurrency, **figures}, indent=2))

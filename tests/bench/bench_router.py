@@ -363,10 +363,17 @@ async def main(args: argparse.Namespace) -> int:
     )
     stored, seen = results["runs_stored"], results["commands_seen"]
     print(f"runs stored {stored}, commands {seen} of {n_events} matched events")
+    if args.json:
+        write_json(args, results, floor, ok)
     if args.smoke:
         return 0 if ok["all_runs"] else 1
     print("targets:", ", ".join(f"{k}={'PASS' if v else 'FAIL'}" for k, v in ok.items()))
     return 0 if all(ok.values()) else 1
+
+
+def write_json(args: argparse.Namespace, results: dict[str, Any], floor: dict[str, float], ok: dict) -> None:
+    sizes = {"zaps": args.zaps, "tenants": args.tenants, "events": args.events}
+    args.json.write_text(json.dumps({**sizes, **results, "floor": floor, "targets_met": ok}, indent=2))
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -379,6 +386,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--zaps", type=int, default=10_000)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.smoke:
         args.zaps, args.tenants, args.events = 200, 4, 1_000

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import statistics
 import sys
@@ -177,6 +178,7 @@ async def main() -> None:
     parser.add_argument("--orgs", type=int, default=20)
     parser.add_argument("--speed", type=float, default=0.0, help="clock speed; 0 = a third of the raw floor")
     parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if args.smoke:
         args.orgs, args.minutes = 3, 2.0
@@ -206,6 +208,11 @@ async def main() -> None:
         f"429s {h['rate_limited']}"
     )
     print(f"openapi rejections {result['openapi_rejections']}; max RSS {rss_mb():.0f} MB")
+    if args.json:
+        sizes = {"orgs": args.orgs, "speed": args.speed, "minutes": args.minutes, "batch": BATCH}
+        limits = {"limit_per_org_per_min": limit_org, "limit_app_per_min": limit_app}
+        figures = {**sizes, **limits, "floor": floor, **result, "max_rss_mb": rss_mb()}
+        args.json.write_text(json.dumps(figures, indent=2))
     if a["rate_limited"] or h["rate_limited"] or result["openapi_rejections"]:
         raise SystemExit("the scheduler drew 429s or sent requests the spec rejects")
 
