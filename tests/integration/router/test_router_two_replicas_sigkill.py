@@ -64,7 +64,7 @@ async def start_router(env: dict[str, str], log: Path) -> asyncio.subprocess.Pro
     [
         pytest.param(600, id="600-events"),
         # The 5,000: minutes on FerretDB, which scans a collection per update (docs/router.md).
-        pytest.param(EVENTS, id="5000-events", marks=pytest.mark.slow),
+        pytest.param(EVENTS, id="5000-events", marks=[pytest.mark.slow, pytest.mark.timeout(900)]),
     ],
 )
 async def test_sigkill_one_of_two_replicas_mid_stream(
