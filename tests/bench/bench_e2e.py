@@ -130,6 +130,21 @@ async def partitions(bootstrap: str, topics: list[str]) -> list[Any]:
     return [TopicPartition(m["topic"], p["partition"]) for m in meta for p in m["partitions"]]
 
 
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Every topic of this system: a shared broker must not collect thousands of partitions (each
+    holds open files; the local broker ran out of them once)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
 async def dlq_records(bootstrap: str, prefix: str) -> int:
     """Records in every dead-letter topic of this system."""
     from aiokafka import AIOKafkaConsumer
@@ -387,6 +402,7 @@ async def start_system(args: argparse.Namespace, *, real_limits: bool) -> System
 async def stop_system(system: System) -> None:
     await asyncio.to_thread(system.stop_all)
     await asyncio.to_thread(system.drop_databases)
+    await delete_topics(system.kafka_bootstrap, system.prefix)
 
 
 async def throughput_mode(args: argparse.Namespace, out: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import psutil
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.fernet import Fernet
 from pymongo import AsyncMongoClient
 
@@ -59,6 +60,18 @@ def _payload(i: int) -> bytes:
             },
         }
     ).encode()
+
+
+async def _delete_topics(prefix: str) -> None:
+    """The run's topics: a shared broker must not collect partitions (each holds open files)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -154,6 +167,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
         await asyncio.wait_for(proc.wait(), timeout=30)
         await mongo.drop_database(f"kxbench_{uid}")
         await mongo.close()
+        await _delete_topics(f"{uid}.kxflow.")
 
     figures = {
         "webhooks_per_s": rate,

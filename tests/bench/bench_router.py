@@ -341,7 +341,13 @@ async def main(args: argparse.Namespace) -> int:
         await mongo.drop_database(db_name)
         await mongo.close()
 
-    floor = await raw_floor(bootstrap, prefix, n_events)
+    try:
+        floor = await raw_floor(bootstrap, prefix, n_events)
+    finally:  # a shared broker must not collect partitions (each holds open files)
+        cleanup = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await cleanup.start()
+        await cleanup.delete_topics([t for t in await cleanup.list_topics() if t.startswith(prefix)])
+        await cleanup.close()
     ok = {
         "nonmatching": results["nonmatching_events_per_s"] >= 10_000,
         "matched": results["matched_events_per_s"] >= 2_000,
