@@ -59,11 +59,14 @@ class LocalInfra:
 
     def ensure(self, component: str) -> str:
         if component not in self.urls:
+            # KXFLOW_FRESH: a server this session starts begins with empty storage (servers that
+            # are already running are used as they are).
             proc = subprocess.run(
                 ["bash", str(INFRA_SH), "up", component],
                 capture_output=True,
                 text=True,
                 check=False,
+                env={**os.environ, "KXFLOW_FRESH": "1"},
             )
             if proc.returncode != 0:
                 pytest.fail(
@@ -255,6 +258,38 @@ async def create_topics(kafka_bootstrap: str) -> AsyncIterator[CreateTopics]:
 
     try:
         yield _create
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(autouse=True)
+async def _delete_topics_the_test_created(request: pytest.FixtureRequest, _infra: Any) -> AsyncIterator[None]:
+    """Delete the topics a Kafka test created, when this session owns the broker.
+
+    Every test makes its own topics (a service creates about fifteen with twelve partitions each);
+    a few hundred tests would otherwise leave tens of thousands of partitions, and the broker fails
+    once their files exceed its open-file limit. Only a broker this session started (CI, a plain
+    `make test`) is cleaned: on a shared development broker another session's topics could be
+    mistaken for this test's.
+    """
+    if "kafka_bootstrap" not in request.fixturenames:
+        yield
+        return
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    owns_broker = isinstance(_infra, LocalInfra) and "kafka" in _infra.started
+    if not owns_broker:
+        yield
+        return
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kxflow-tests-cleanup")
+    await admin.start()
+    try:
+        before = set(await admin.list_topics())
+        yield
+        created = [t for t in set(await admin.list_topics()) - before if not t.startswith("__")]
+        if created:
+            await admin.delete_topics(created, timeout_ms=30_000)
     finally:
         await admin.close()
 

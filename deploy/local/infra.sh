@@ -175,6 +175,8 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$KAFKA_STATE/data
 num.partitions=3
+# Tests delete their topics; free the files soon after, not a minute later.
+file.delete.delay.ms=1000
 auto.create.topics.enable=false
 delete.topic.enable=true
 offsets.topic.replication.factor=1
@@ -208,6 +210,9 @@ up_kafka() {
     libs="$(kafka_dir)/libs"
     java_opts="$(kafka_java_opts)"
     mkdir -p "$KAFKA_STATE"
+    # KXFLOW_FRESH=1 (the test fixtures set it when they start the broker): start from empty
+    # storage, so topics left by earlier runs never pile up (each test creates its own).
+    [[ "${KXFLOW_FRESH:-0}" == 1 ]] && rm -rf "$KAFKA_STATE/formatted"
     # The data dir is formatted once (marker written after a successful format) for these ports.
     if [[ "$(cat "$KAFKA_STATE/formatted" 2>/dev/null)" != "$KAFKA_PORT $KAFKA_CTRL_PORT" ]]; then
         rm -rf "$KAFKA_STATE/data" "$KAFKA_STATE/formatted"
@@ -224,6 +229,8 @@ up_kafka() {
     write_kafka_config
     rotate_log "$KAFKA_STATE/broker.log"
     log "starting Kafka on $HOST:$KAFKA_PORT (controller $KAFKA_CTRL_PORT), log $KAFKA_STATE/broker.log"
+    # Every partition keeps a few files open; allow as many as the hard limit permits.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     # setsid: own session, survives the caller's Ctrl-C; 9>&-: do not inherit the flock fd.
     # shellcheck disable=SC2086
     setsid java $java_opts -cp "$libs/*" kafka.Kafka "$KAFKA_STATE/server.properties" \
@@ -245,6 +252,7 @@ up_mongo() {
     fetch_ferretdb
     port_busy "$MONGO_PORT" && die "port $MONGO_PORT is in use by another process (not our FerretDB); set KXFLOW_MONGO_PORT"
     bin="$(ferretdb_dir)/ferretdb"
+    [[ "${KXFLOW_FRESH:-0}" == 1 ]] && rm -rf "$MONGO_STATE/data"
     mkdir -p "$MONGO_STATE/data"
     rotate_log "$MONGO_STATE/ferretdb.log"
     log "starting FerretDB on $HOST:$MONGO_PORT, log $MONGO_STATE/ferretdb.log"
