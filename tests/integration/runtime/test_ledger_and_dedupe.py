@@ -48,15 +48,19 @@ async def test_a_known_result_is_replayed_never_reexecuted(mongo_client, mongo_d
     assert (await ledger.claim(_cmd(attempt=2))).decision is Decision.replay
 
 
-async def test_retryable_failure_reexecutes_only_on_a_later_attempt(mongo_client, mongo_db_name) -> None:
+async def test_a_failure_reexecutes_only_on_a_later_attempt(mongo_client, mongo_db_name) -> None:
     ledger = ActionLedger(mongo_client[mongo_db_name]["ledger"])
     await ledger.claim(_cmd())
     await ledger.complete(_cmd(), _result(ResultStatus.failed, retryable=True))
     assert (await ledger.claim(_cmd(attempt=1))).decision is Decision.replay  # plain redelivery
     assert (await ledger.claim(_cmd(attempt=2))).decision is Decision.execute  # autoreplay attempt
     await ledger.complete(_cmd(attempt=2), _result(ResultStatus.failed))
-    claim = await ledger.claim(_cmd(attempt=3))
-    assert claim.decision is Decision.replay  # permanent failure is final
+    # A permanent failure is replayed to a redelivery of the same attempt...
+    assert (await ledger.claim(_cmd(attempt=2))).decision is Decision.replay
+    # ...and executed again when the user replays the run (the router sends a later attempt).
+    assert (await ledger.claim(_cmd(attempt=3))).decision is Decision.execute
+    await ledger.complete(_cmd(attempt=3), _result(ResultStatus.succeeded))
+    assert (await ledger.claim(_cmd(attempt=4))).decision is Decision.replay  # success is final
 
 
 async def test_an_expired_lease_is_taken_over_once(mongo_client, mongo_db_name) -> None:

@@ -4,8 +4,9 @@
 
 * first sight → a ``pending`` record is inserted (unique ``_id`` = command id) → execute;
 * a final result is known → republish it, never call Kartra/Xero again;
-* a *retryable* failure is known → execute again only for a later ``attempt`` (the router's
-  autoreplay), otherwise republish it (a plain redelivery);
+* a failure is known → execute again only for a later ``attempt`` (the router's autoreplay of a
+  retryable failure, or a user's replay of a failed run after fixing its cause), otherwise
+  republish it (a plain redelivery has the same attempt); a success or ``not_found`` is final;
 * ``pending`` and its lease still running → another consumer is executing it right now (only
   possible around a rebalance): the caller raises a transient error and the command comes back;
 * ``pending`` with an expired lease → the executor died mid-call: take it over and execute. For
@@ -47,7 +48,7 @@ def _now() -> datetime:
 
 
 def _is_final(result: ActionResult) -> bool:
-    return not (result.status is ResultStatus.failed and result.error is not None and result.error.retryable)
+    return result.status is not ResultStatus.failed
 
 
 class ActionLedger:
