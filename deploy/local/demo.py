@@ -20,14 +20,12 @@ running, 2 timed out. ``--json`` prints the summary as JSON (the system test rea
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,22 +177,11 @@ class Demo:
         return conn
 
     # -- 3. the zap ---------------------------------------------------------------------------
-    def zap_file(self, kartra_id: str) -> Path:
-        """The example zap, with the Kartra connection's id where the gateway did not name it
-        ``kartra-main`` (kartra-gateway assigns ids; the example uses the demo's name)."""
-        if kartra_id == KARTRA_CONNECTION:
-            return ZAP_FILE
-        spec = yaml.safe_load(ZAP_FILE.read_text())
-        spec["trigger"]["connection"] = kartra_id
-        out = Path(tempfile.mkdtemp(prefix="kxflow-demo-")) / ZAP_FILE.name
-        out.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
-        return out
-
-    def apply_zap(self, kartra_id: str) -> str:
-        path = self.zap_file(kartra_id)
+    def apply_zap(self) -> str:
+        """``zapctl apply`` of the example as written: the router resolves the connection names
+        (``kartra-main``, ``xero-acme-au``) to the gateways' connection ids."""
+        path = ZAP_FILE
         name = yaml.safe_load(path.read_text())["name"]
-        if importlib.util.find_spec("zap_router.entrypoints.cli") is None:
-            return self._apply_over_http(path, name)
         cmd = [sys.executable, "-m", "zap_router.entrypoints.cli", "apply", "-f", str(path)]
         env = {
             **os.environ,
@@ -213,23 +200,6 @@ class Demo:
         zap_id = zap["id"]
         self.say(f"  [green]✓[/] zap applied with zapctl: [bold]{name}[/] ({zap_id}, v{zap.get('version')})")
         return str(zap_id)
-
-    def _apply_over_http(self, path: Path, name: str) -> str:
-        """The router's API, for a checkout without ``zapctl``: create, or a new version by name."""
-        spec = yaml.safe_load(path.read_text())
-        zaps = self._check(self.http.get(f"{self.ep.router}/v1/zaps", headers=self.ep.auth), "list zaps")
-        zap = next((z for z in zaps["items"] if z.get("name") == name), None)
-        if zap is None:
-            zap = self._check(
-                self.http.post(f"{self.ep.router}/v1/zaps", headers=self.ep.auth, json=spec), "create the zap"
-            )
-        else:
-            zap = self._check(
-                self.http.put(f"{self.ep.router}/v1/zaps/{zap['id']}", headers=self.ep.auth, json=spec),
-                "update the zap",
-            )
-        self.say(f"  [green]✓[/] zap applied over the router API (zapctl not installed): [bold]{name}[/]")
-        return str(zap["id"])
 
     # -- 4. the sale --------------------------------------------------------------------------
     def sell(self) -> dict[str, Any]:
@@ -409,11 +379,11 @@ class Demo:
     def run(self) -> dict[str, Any]:
         self.check_running()
         self.say("[bold]1. Kartra[/]")
-        kartra_id = self.connect_kartra()
+        self.connect_kartra()
         self.say("[bold]2. Xero (OAuth 2.0 authorization code flow)[/]")
         self.connect_xero()
         self.say("[bold]3. zap[/]")
-        zap_id = self.apply_zap(kartra_id)
+        zap_id = self.apply_zap()
         self.say("[bold]4. sale[/]")
         sale = self.sell()
         self.say("[bold]5. run[/]")

@@ -196,3 +196,24 @@ def test_example_zaps_are_valid_against_the_real_catalog(path: Path) -> None:
     connections = {"kartra": {"kartra-main"}, "xero": {"xero-acme-au"}}
     _, problems = validate_zap(spec, CATALOG, connections)
     assert problems == []
+
+
+def test_connections_can_be_named_by_their_unique_name() -> None:
+    from zap_router.adapters.connections import aliases
+    from zap_router.domain.validation import resolve_connection_names
+
+    kartra = aliases(
+        [
+            {"id": "kc_1", "name": "kartra-main"},
+            {"id": "kc_2", "name": "twin"},
+            {"id": "kc_3", "name": "twin"},
+        ]
+    )
+    assert kartra == {"kc_1": "kc_1", "kc_2": "kc_2", "kc_3": "kc_3", "kartra-main": "kc_1"}  # twins stay ids
+    connections = {"kartra": kartra, "xero": aliases([{"id": "xero-acme-au", "name": "Acme AU"}])}
+    spec = resolve_connection_names(ZapSpec.model_validate(DESIGN_EXAMPLE), connections)
+    assert spec.trigger.connection == "kc_1"
+    assert [s.connection for s in spec.steps] == ["xero-acme-au", None, None]
+    steps, problems = validate_zap(spec, CATALOG, connections)
+    assert problems == []
+    assert {s.connection for s in steps} == {"xero-acme-au"}

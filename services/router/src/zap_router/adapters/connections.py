@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 import httpx
@@ -14,9 +14,22 @@ class DirectoryUnavailable(RuntimeError):
 
 
 class ConnectionDirectory(Protocol):
-    async def connections(self, tenant: str, token: str) -> dict[str, set[str]]:
-        """Connection ids per app (``{"kartra": {...}, "xero": {...}}``) visible to ``tenant``."""
+    async def connections(self, tenant: str, token: str) -> Mapping[str, Collection[str]]:
+        """Connections per app visible to ``tenant``: ids, or a mapping of alias (id or unique
+        name) → id (``{"kartra": {"kc_1f..": "kc_1f..", "kartra-main": "kc_1f.."}}``)."""
         ...
+
+
+def aliases(items: list[dict[str, object]]) -> dict[str, str]:
+    """id → id for every connection, plus name → id for names that are unique and not an id."""
+    ids = {str(item["id"]) for item in items}
+    out = {i: i for i in ids}
+    names: dict[str, list[str]] = {}
+    for item in items:
+        if item.get("name"):
+            names.setdefault(str(item["name"]), []).append(str(item["id"]))
+    out.update({name: found[0] for name, found in names.items() if len(found) == 1 and name not in ids})
+    return out
 
 
 class HttpConnectionDirectory:
@@ -24,7 +37,7 @@ class HttpConnectionDirectory:
         self._gateways = dict(gateways)
         self._client = client
 
-    async def _list(self, app: str, base_url: str, token: str) -> set[str]:
+    async def _list(self, app: str, base_url: str, token: str) -> dict[str, str]:
         url = f"{base_url.rstrip('/')}/v1/connections"
         try:
             response = await self._client.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5.0)
@@ -35,9 +48,9 @@ class HttpConnectionDirectory:
             ) from None
         body = response.json()
         items = body.get("items", body.get("connections", [])) if isinstance(body, dict) else body
-        return {str(item["id"]) for item in items if isinstance(item, dict) and "id" in item}
+        return aliases([item for item in items if isinstance(item, dict) and "id" in item])
 
-    async def connections(self, tenant: str, token: str) -> dict[str, set[str]]:
+    async def connections(self, tenant: str, token: str) -> dict[str, dict[str, str]]:
         apps = list(self._gateways)
         found = await asyncio.gather(*(self._list(app, self._gateways[app], token) for app in apps))
         return dict(zip(apps, found, strict=True))

@@ -63,6 +63,29 @@ def input_problems(model: type[Any], data: dict[str, Any], where: str) -> list[P
         return problems
 
 
+def resolve_connection_names(spec: ZapSpec, connections: Mapping[str, Collection[str]]) -> ZapSpec:
+    """The spec with connections named by their (unique) name replaced by their id.
+
+    Users write ``connection: kartra-main``, the name they gave the connection; the gateways
+    identify connections by id. A directory that knows names maps each alias to its id; one that
+    knows only ids (a plain collection) leaves the spec as written.
+    """
+
+    def resolve(app: str, value: str | None) -> str | None:
+        aliases = connections.get(app)
+        if value is None or not isinstance(aliases, Mapping):
+            return value
+        return aliases.get(value, value)
+
+    t = spec.trigger
+    trigger = t.model_copy(update={"connection": resolve(t.app, t.connection)})
+    steps = [
+        s.model_copy(update={"connection": resolve(s.action.split(".", 1)[0], s.connection)})
+        for s in spec.steps
+    ]
+    return spec.model_copy(update={"trigger": trigger, "steps": steps})
+
+
 def validate_zap(
     spec: ZapSpec, catalog: Catalog, connections: Mapping[str, Collection[str]]
 ) -> tuple[list[ResolvedStep], list[Problem]]:

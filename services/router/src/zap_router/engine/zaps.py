@@ -21,7 +21,7 @@ from zap_router.adapters.zap_store import ZapStore, version_id
 from zap_router.domain.clock import Clock
 from zap_router.domain.health import AutoDisablePolicy
 from zap_router.domain.matching import ActiveZap, MatchIndex
-from zap_router.domain.validation import Problem, validate_zap
+from zap_router.domain.validation import Problem, resolve_connection_names, validate_zap
 from zap_router.domain.zaps import ZapSpec
 from zap_router.engine.active import active_from_record, changelog_record
 
@@ -81,12 +81,14 @@ class ZapService:
         self.policy = policy or AutoDisablePolicy()
         self._failures: dict[str, int] = {}
 
-    async def validate(self, tenant: str, token: str, spec: ZapSpec) -> list[dict[str, Any]]:
+    async def validate(self, tenant: str, token: str, spec: ZapSpec) -> tuple[ZapSpec, list[dict[str, Any]]]:
+        """The spec with connection names resolved to ids, and its resolved steps; or ZapInvalid."""
         connections = await self.directory.connections(tenant, token)
+        spec = resolve_connection_names(spec, connections)
         steps, problems = validate_zap(spec, self.catalog, connections)
         if problems:
             raise ZapInvalid(problems)
-        return [s.model_dump() for s in steps]
+        return spec, [s.model_dump() for s in steps]
 
     def _version_doc(self, zap_id: str, tenant: str, version: int, spec: ZapSpec, steps: list[Any]) -> dict:
         return {
@@ -175,7 +177,7 @@ class ZapService:
         return head, version
 
     async def create(self, tenant: str, token: str, spec: ZapSpec, enabled: bool = True) -> dict[str, Any]:
-        steps = await self.validate(tenant, token, spec)
+        spec, steps = await self.validate(tenant, token, spec)
         head, version = self._new(tenant, spec, steps, enabled)
         await self.store.insert(head, version)
         await self._publish(head, version)
@@ -190,7 +192,8 @@ class ZapService:
         """
         connections = {t: await self.directory.connections(t, token) for t in {t for t, _ in items}}
         pairs, problems = [], []
-        for i, (tenant, spec) in enumerate(items):
+        for i, (tenant, written) in enumerate(items):
+            spec = resolve_connection_names(written, connections[tenant])
             steps, found = validate_zap(spec, self.catalog, connections[tenant])
             problems += [Problem(f"[{i}].{p.loc}", p.msg) for p in found]
             pairs.append(self._new(tenant, spec, [s.model_dump() for s in steps], enabled))
@@ -230,7 +233,7 @@ class ZapService:
         head = await self._head(tenant, zap_id)
         if expect_revision is not None and expect_revision != head["revision"]:
             raise ZapConflict(f"zap {zap_id} is at revision {head['revision']}, not {expect_revision}")
-        steps = await self.validate(tenant, token, spec)
+        spec, steps = await self.validate(tenant, token, spec)
         number = head["version"] + 1
         version = self._version_doc(zap_id, tenant, number, spec, steps)
         new_head = await self.store.add_version(

@@ -51,10 +51,10 @@ async def list_zaps(tenant: Tenant, svc: Svc) -> dict[str, Any]:
 @router.post("/dry-run")
 async def dry_run_zap(body: DryRunRequest, who: Caller, svc: Svc) -> dict[str, Any]:
     """Which past events a draft would match and what it would send; emits nothing."""
-    steps = await svc.zaps.validate(who[0], who[1], body.spec)
+    spec, steps = await svc.zaps.validate(who[0], who[1], body.spec)
     now = datetime.now(UTC)
     return await dry_run(
-        spec=body.spec,
+        spec=spec,
         steps=steps,
         tenant=who[0],
         catalog=svc.catalog,
