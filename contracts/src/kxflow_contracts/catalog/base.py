@@ -3,7 +3,8 @@
 An entry is what a zap editor (and the router's save-time validation) needs: the key, the name
 Zapier uses, the input model (trigger parameters or action input), the output model (the trigger's
 event data or the action's output), whether it writes, and the example Zapier's "try it" gives a
-user mapping fields.
+user mapping fields (a sample OUTPUT), plus for actions and searches a sample INPUT an editor
+pre-fills.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class CatalogEntry:
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     example: dict[str, Any]
+    """A sample OUTPUT: the trigger's event data or the action's/search's output."""
     writes: bool = False
     version: int = 1
     available: bool = True
@@ -61,6 +63,8 @@ class CatalogEntry:
     """Trigger parameter name → dotted path in the event data that must equal it (router matching)."""
     upstream: str = ""
     """What it maps to upstream (Kartra cmd/event, Xero endpoint), for operators and docs."""
+    input_example: dict[str, Any] | None = None
+    """A sample INPUT (trigger parameters or action input) an editor pre-fills."""
 
     @property
     def ce_type(self) -> str:
@@ -86,6 +90,7 @@ class CatalogEntry:
             "input_schema": self.input_model.model_json_schema(),
             "output_schema": self.output_model.model_json_schema(mode="serialization"),
             "example": self.example,
+            "input_example": self.input_example,
         }
 
 
