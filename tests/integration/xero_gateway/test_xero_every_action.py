@@ -3,7 +3,7 @@ typed output validates against the action's output model and the sandbox changed
 then the error mapping (ValidationException verbatim and permanent, 404, 5xx/429 retryable,
 401 → one refresh, then needs_reauth).
 
-Inputs are the catalog's own examples with their placeholder ids replaced by real records.
+Inputs are the catalog's own ``input_example`` with their placeholder ids replaced by real records.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     # searches
     "xero.account.find": (lambda c: {}, lambda o, out, c: out["Code"] == "090"),
     "xero.contact.find": (
-        lambda c: {"EmailAddress": "seed@example.com"},
+        lambda c: {"EmailAddress": "grace@example.com"},
         lambda o, out, c: out["ContactID"] == c["contact"],
     ),
     "xero.invoice.find": (
@@ -188,15 +188,14 @@ def _resolve(value: Any, ctx: dict[str, str]) -> Any:
     return json.loads(text)
 
 
-async def test_every_action_and_search_changes_the_sandbox_and_returns_its_typed_output(
-    start_gateway, xero_sandbox
-) -> None:
-    app, url = await start_gateway()
-    await connect_all(url)
-    executor = app.state.executor
-    org = xero_sandbox.org("Acme AU")
+async def run_every_action(executor: Any, org: Org) -> dict[str, dict[str, Any]]:
+    """Seed the records the inputs refer to, run every Xero action and search once from its
+    catalog ``input_example`` and check the sandbox changed; catalog key → typed output.
+
+    Shared with ``capture_xero_examples.py``, which records these outputs as the catalog examples.
+    """
     contact = accounting.create(
-        org, RESOURCES["Contacts"], {"Name": "Seed", "EmailAddress": "seed@example.com"}
+        org, RESOURCES["Contacts"], {"Name": "Grace Hopper", "EmailAddress": "grace@example.com"}
     )
     ctx: dict[str, str] = {"contact": contact["ContactID"]}
     ctx["quote"] = accounting.create(
@@ -219,16 +218,28 @@ async def test_every_action_and_search_changes_the_sandbox_and_returns_its_typed
 
     entries = CATALOG.of("xero", Kind.action) + CATALOG.of("xero", Kind.search)
     assert {e.key for e in entries} == set(ROWS), "every catalog action and search has a row"
+    outputs: dict[str, dict[str, Any]] = {}
     for entry in entries:
         extra, check = ROWS[entry.key]
         ctx["invoice"] = _invoice(org, ctx["contact"]) if entry.key in NEEDS_FRESH_INVOICE else shared_invoice
         if entry.key == "xero.credit_note.allocate":
             ctx["allocated_invoice"] = ctx["invoice"]
-        inp = {k: v for k, v in {**_resolve(entry.example, ctx), **extra(ctx)}.items() if v is not None}
+        assert entry.input_example is not None, f"{entry.key} has no input_example"
+        inp = {k: v for k, v in {**_resolve(entry.input_example, ctx), **extra(ctx)}.items() if v is not None}
         result: ActionResult = await executor.execute(_cmd(entry.key, inp))
         assert result.status.value == "succeeded", (entry.key, result.error)
         output = entry.output_model.model_validate(result.output).model_dump(by_alias=True)
         assert check(org, output, ctx), entry.key
+        outputs[entry.key] = result.output
+    return outputs
+
+
+async def test_every_action_and_search_changes_the_sandbox_and_returns_its_typed_output(
+    start_gateway, xero_sandbox
+) -> None:
+    app, url = await start_gateway()
+    await connect_all(url)
+    await run_every_action(app.state.executor, xero_sandbox.org("Acme AU"))
 
     writes = [r for r in xero_sandbox.sandbox.log if r["method"] in ("PUT", "POST")]
     assert writes and all(r["idempotency_key"] for r in writes)

@@ -3,10 +3,17 @@
 The ``upstream`` of each entry names the Xero endpoint (see ``../shared/reference/xero.md`` §9 for
 the T/A/S numbers in the descriptions). Triggers publish the event models of
 ``kxflow_contracts.events.xero``; actions take the Xero request fields themselves.
+
+Each entry's ``example`` (its sample OUTPUT) is literal data in ``examples/xero.json``, captured
+from the gateway against the Xero sandbox by
+``tests/integration/xero_gateway/capture_xero_examples.py``; ``input_example`` (the sample INPUT an
+editor pre-fills) is written here.
 """
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,6 +25,17 @@ from kxflow_contracts.models import xero_actions as a
 
 _CONTACT_ID = "8138a266-fb42-49b2-a104-014b7045753d"
 _INVOICE_ID = "4f7b2a7e-2d3a-4a36-9a5b-0a5f4a1c8b11"
+_QUOTE_ID = "a3c5e0d2-6f1b-4c8e-9d27-3b4f5a6c7d81"
+_PURCHASE_ORDER_ID = "c0e1f2a3-4b5c-4d6e-8f70-8192a3b4c5d6"
+_CREDIT_NOTE_ID = "e7d6c5b4-a392-4817-b6f5-e4d3c2b1a090"
+_ALLOCATION_ID = "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"
+_EMPLOYEE_ID = "d4e5f6a7-b8c9-4dae-8f01-23456789abcd"
+
+EXAMPLES_FILE = "examples/xero.json"
+OUTPUT_EXAMPLES: dict[str, dict[str, Any]] = json.loads(
+    resources.files(__package__).joinpath(EXAMPLES_FILE).read_text(encoding="utf-8")
+)
+"""Catalog key → sample output, as the gateway produced it against the sandbox."""
 
 
 class OverdueParams(OpenModel):
@@ -63,7 +81,6 @@ def _trigger(
     delivery: Delivery,
     upstream: str,
     param_fields: dict[str, str] | None = None,
-    example: dict[str, Any] | None = None,
 ) -> CatalogEntry:
     return CatalogEntry(
         key=key,
@@ -73,7 +90,7 @@ def _trigger(
         description=description,
         input_model=params,
         output_model=event,
-        example=example or {"connection_id": "xero-acme-au", "origin": delivery.value, "xero_tenant_id": "…"},
+        example=OUTPUT_EXAMPLES.get(key, {}),
         delivery=delivery,
         param_fields=param_fields or {},
         upstream=upstream,
@@ -87,7 +104,7 @@ def _action(
     input_model: type[BaseModel],
     output_model: type[BaseModel],
     upstream: str,
-    example: dict[str, Any],
+    input_example: dict[str, Any],
     kind: Kind = Kind.action,
 ) -> CatalogEntry:
     return CatalogEntry(
@@ -98,7 +115,8 @@ def _action(
         description=description,
         input_model=input_model,
         output_model=output_model,
-        example=example,
+        example=OUTPUT_EXAMPLES.get(key, {}),
+        input_example=input_example,
         writes=kind is Kind.action,
         upstream=upstream,
     )
@@ -268,8 +286,6 @@ TRIGGERS = [
     ),
 ]
 
-_INV_OUT = {"InvoiceID": _INVOICE_ID, "InvoiceNumber": "INV-0001", "Status": "AUTHORISED", "Total": 49.5}
-
 ACTIONS = [
     _action(
         "xero.sales_invoice.add_items",
@@ -346,7 +362,7 @@ ACTIONS = [
         a.QuoteUpdateInput,
         m.Quote,
         "POST /Quotes/{QuoteID}",
-        {"QuoteID": "…", "Contact": {"ContactID": _CONTACT_ID}, "Date": "2026-11-01", "Title": "New"},
+        {"QuoteID": _QUOTE_ID, "Contact": {"ContactID": _CONTACT_ID}, "Date": "2026-11-01", "Title": "New"},
     ),
     _action(
         "xero.credit_note.allocation.delete",
@@ -355,7 +371,7 @@ ACTIONS = [
         a.DeleteAllocationInput,
         m.Allocation,
         "DELETE /CreditNotes/{CreditNoteID}/Allocations/{AllocationID}",
-        {"CreditNoteID": "…", "AllocationID": "…"},
+        {"CreditNoteID": _CREDIT_NOTE_ID, "AllocationID": _ALLOCATION_ID},
     ),
     _action(
         "xero.payroll_au.employee.create",
@@ -373,7 +389,7 @@ ACTIONS = [
         a.EmployeeUpdateInput,
         m.Employee,
         "POST payroll/Employees/{EmployeeID}",
-        {"EmployeeID": "…", "JobTitle": "Engineer"},
+        {"EmployeeID": _EMPLOYEE_ID, "JobTitle": "Engineer"},
     ),
     _action(
         "xero.bill.create",
@@ -414,7 +430,7 @@ ACTIONS = [
         a.PurchaseOrderUpdateInput,
         m.PurchaseOrder,
         "POST /PurchaseOrders/{PurchaseOrderID}",
-        {"PurchaseOrderID": "…", "Status": "SUBMITTED"},
+        {"PurchaseOrderID": _PURCHASE_ORDER_ID, "Status": "SUBMITTED"},
     ),
     _action(
         "xero.attachment.upload",
@@ -447,7 +463,7 @@ ACTIONS = [
         a.AllocateCreditNoteInput,
         m.Allocation,
         "PUT /CreditNotes/{CreditNoteID}/Allocations",
-        {"CreditNoteID": "…", "InvoiceID": _INVOICE_ID, "Amount": 10, "Date": "2026-11-01"},
+        {"CreditNoteID": _CREDIT_NOTE_ID, "InvoiceID": _INVOICE_ID, "Amount": 10, "Date": "2026-11-01"},
     ),
     _action(
         "xero.bank_transfer.create",
