@@ -58,6 +58,9 @@ from system_harness import ROOT, System, kxsystem
 PURCHASED = "kartra.product.purchased.v1"
 FIRST_XERO_STEP = "contact"
 RAISED = {"per_minute": 100_000, "per_day": 10_000_000, "concurrent": 20, "app_per_minute": 10_000_000}
+# docs/router.md, "MongoDB / FerretDB notes": FerretDB scans a collection on every update and SQLite
+# has one writer, so runs are sharded and written two at a time (keep the defaults on MongoDB).
+ROUTER_ON_FERRETDB = {"RUN_SHARDS": "16", "STORE_CONCURRENCY": "2"}
 QUIET_XERO_GW = {"POLL_ENABLED": "false", "RECONCILE_ENABLED": "false", "LOG_LEVEL": "WARNING"}
 
 
@@ -388,7 +391,7 @@ async def start_system(args: argparse.Namespace, *, real_limits: bool) -> System
     system = System(
         args.kafka,
         args.mongo,
-        extra_env={"xero-gateway": gw, "router": quiet, "kartra-gateway": quiet},
+        extra_env={"xero-gateway": gw, "router": {**quiet, **ROUTER_ON_FERRETDB}, "kartra-gateway": quiet},
         extra_args=extra_args,
     )
     if not real_limits:
@@ -519,13 +522,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--mongo", default=os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27027/?directConnection=true")
     )
-    p.add_argument("--start-rate", type=float, default=10.0)
+    p.add_argument("--start-rate", type=float, default=3.0)
     p.add_argument("--step-factor", type=float, default=1.5)
     p.add_argument("--max-rate", type=float, default=400.0)
     p.add_argument("--step-seconds", type=float, default=15.0)
     p.add_argument("--grace", type=float, default=5.0, help="drain allowed after a stable step's last send")
     p.add_argument("--drain", type=float, default=90.0, help="wait at most this long for a step's runs")
-    p.add_argument("--fixed-seconds", type=float, default=15.0)
+    p.add_argument("--fixed-seconds", type=float, default=5.0)
     p.add_argument("--drain-fixed", type=float, default=150.0)
     p.add_argument("--real-clock", type=float, default=15.0)
     p.add_argument("--real-rate", type=float, default=40.0, help="a burst: the backlog is the point")
