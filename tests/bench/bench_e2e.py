@@ -108,15 +108,15 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99), "n": len(values)}
 
 
-def infra_pids() -> dict[str, int]:
-    """The shared Kafka and FerretDB processes (``deploy/local/infra.sh status``), if it runs them."""
+def infra_pids(*addresses: str) -> dict[str, int]:
+    """The Kafka and FerretDB processes ``deploy/local/infra.sh status`` reports, if they are the
+    servers at ``addresses`` (the benchmark may be pointed at others)."""
     out = subprocess.run(
         [str(ROOT / "deploy/local/infra.sh"), "status"], capture_output=True, text=True, check=False
     )
     names = {"kafka": "kafka (shared)", "mongo": "ferretdb (shared)"}
-    return {
-        names[m[1]]: int(m[2]) for m in re.finditer(r"(kafka|mongo): up \(pid (\d+)", out.stdout + out.stderr)
-    }
+    found = re.finditer(r"(kafka|mongo): up \(pid (\d+), ([\d.:]+)", out.stdout + out.stderr)
+    return {names[m[1]]: int(m[2]) for m in found if any(m[3] in a for a in addresses)}
 
 
 async def partitions(bootstrap: str, topics: list[str]) -> list[Any]:
@@ -419,7 +419,7 @@ async def throughput_mode(args: argparse.Namespace, out: dict[str, Any]) -> None
     try:
         await drill.setup()
         await timeline.start()
-        pids = {n: system.pid(n) for n in system.names} | infra_pids()
+        pids = {n: system.pid(n) for n in system.names} | infra_pids(args.kafka, args.mongo)
         bench = Bench(drill, timeline, system.url("xero-sandbox"))
         with ProcessSampler(pids) as sampler:
             if not args.smoke:
