@@ -12,7 +12,7 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch run demo dlq-replay helm chart chart-lint lint-docker images compose-up
+.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch run demo dlq-replay bench drills helm chart chart-lint lint-docker images compose-up
 
 help:
 	@echo "make test         sync deps, warm the infra cache, run all tests not marked slow"
@@ -23,6 +23,8 @@ help:
 	@echo "make run          the whole system locally (Kafka, FerretDB, sandboxes, gateways, router); Ctrl-C stops it"
 	@echo "make demo         against a running system: connect Kartra + Xero, apply the example zap, sell, print the run"
 	@echo "make dlq-replay TOPIC=<topic>.dlq [ARGS=--dry-run]   republish dead letters to their original topic"
+	@echo "make bench        the benchmark table (starts what it needs); ARGS=--update-docs rewrites docs/performance.md"
+	@echo "make drills       the fault drills, full form (the short form runs in make test)"
 	@echo "make helm         build helm into the cache; make chart / chart-lint render and lint the Helm chart"
 	@echo "make lint-docker  hadolint every Dockerfile; make images / compose-up need Docker"
 
@@ -63,6 +65,12 @@ demo: sync
 
 dlq-replay: sync
 	$(UV) run python -m kxflow_contracts.runtime.dlq_replay --topic $(TOPIC) $(ARGS)
+
+bench: sync
+	$(UV) run python deploy/local/bench.py $(ARGS)
+
+drills: sync
+	$(UV) run pytest tests/drills -m "slow or not slow" -q -s $(PYTEST_ARGS)
 
 helm:
 	deploy/local/helm.sh
