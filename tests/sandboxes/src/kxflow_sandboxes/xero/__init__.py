@@ -33,7 +33,11 @@ Control API (not part of Xero):
 * ``GET|POST /_sandbox/orgs`` — list or add organisations; ``POST /_sandbox/orgs/{id}/limits``
   ``{"per_day": 1000}``; ``POST /_sandbox/orgs/{id}/payruns`` — a posted pay run with payslips.
 * ``POST /_sandbox/revoke`` ``{"tenantId": …}`` — revoke the grants (refresh → ``invalid_grant``).
-* ``POST /_sandbox/fail`` ``{"status": 503, "count": 1, "path_contains": "/Invoices"}``.
+* ``POST /_sandbox/fail`` ``{"status": 503, "count": 1, "path_contains": "/Invoices"}``; with
+  ``"delay_s": 8`` the call is held first (a time-out for a client that gives up sooner; without
+  ``status`` it is then handled normally), with ``{"lose_answer": true, "delay_s": 8}`` it is
+  handled at once and only its answer is held ("created, but the answer was lost"). Served faults
+  are counted in ``/_sandbox/stats`` ``injected_faults``.
 * ``POST /_sandbox/webhooks`` ``{"url": …, "enabled": true}``; ``POST /_sandbox/webhooks/itr``.
 """
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kxflow_sandboxes.xero import openapi
 from kxflow_sandboxes.xero.accounting import NotFound, XeroValidation
@@ -61,6 +62,37 @@ class Stats:
     webhook_deliveries: int = 0
     webhook_failures: int = 0
     per_tenant: dict[str, int] = field(default_factory=dict)
+    injected: dict[str, int] = field(default_factory=dict)  # faults served, by kind
+
+
+class InjectedFault(BaseModel):
+    """Body of ``POST /_sandbox/fail``: the next ``count`` API calls whose path contains
+    ``path_contains`` misbehave.
+
+    * ``status`` only: answered with that status, nothing is done (503 if neither status nor delay).
+    * ``delay_s`` (+ ``status``): held ``delay_s`` real seconds, then answered ``status`` without
+      doing anything — a time-out for a client that gives up sooner.
+    * ``delay_s`` only: held ``delay_s``, then handled normally — a slow Xero (the write happens
+      after a client with a shorter time-out gave up).
+    * ``lose_answer`` + ``delay_s``: handled at once (the write is done and its Idempotency-Key
+      stored), then the answer is held ``delay_s`` — "created, but the answer was lost".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int | None = Field(None, ge=100, le=599)
+    count: int = Field(1, ge=1)
+    path_contains: str = ""
+    delay_s: float = Field(0.0, ge=0, le=600)
+    lose_answer: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InjectedFault:
+        if self.lose_answer and self.status is not None:
+            raise ValueError("lose_answer performs the request and returns its own answer; drop status")
+        if self.lose_answer and self.delay_s <= 0:
+            raise ValueError("lose_answer needs delay_s > 0 (how long the answer is held)")
+        return self
 
 
 class Sandbox:
@@ -260,6 +292,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
             "webhook_deliveries": s.webhook_deliveries,
             "webhook_failures": s.webhook_failures,
             "per_tenant": s.per_tenant,
+            "injected_faults": s.injected,
             "clock": {"speed": sandbox.clock.speed, "now": sandbox.clock.now()},
         }
 
@@ -307,9 +340,10 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         return {"revoked": sandbox.identity.revoke((body or {}).get("tenantId"))}
 
     @app.post("/_sandbox/fail")
-    async def fail(body: dict[str, Any]) -> dict[str, int]:
-        """Inject failures: ``{"status": 503, "count": 2, "path_contains": "/Invoices"}``."""
-        sandbox.injected_failures.append(dict(body))
+    async def fail(body: InjectedFault) -> dict[str, int]:
+        """Inject failures: ``{"status": 503, "count": 2, "path_contains": "/Invoices"}``, time-outs
+        ``{"status": 504, "delay_s": 8}`` and lost answers ``{"lose_answer": true, "delay_s": 8}``."""
+        sandbox.injected_failures.append(body.model_dump(exclude_none=True, exclude_defaults=True))
         return {"queued": len(sandbox.injected_failures)}
 
     @app.post("/_sandbox/webhooks")
@@ -386,7 +420,23 @@ async def _api(sandbox: Sandbox, request: Request) -> Response:
         sandbox.limits.release(tenant_id)
     for k, v in sandbox.limits.headers(tenant_id, sandbox.clock.now()).items():
         response.headers[k] = v
+    # A lost answer is held after the concurrency slot is released, as a response lost on the way
+    # back would be: the client times out, Xero has long finished.
+    hold = getattr(request.state, "hold_answer_s", 0.0)
+    if hold:
+        await asyncio.sleep(hold)
     return response
+
+
+def _take_fault(sandbox: Sandbox, path: str) -> dict[str, Any] | None:
+    """The first injected fault matching ``path``, with one use consumed."""
+    for failure in list(sandbox.injected_failures):
+        if failure.get("path_contains", "") in path and failure.get("count", 1) > 0:
+            failure["count"] = failure.get("count", 1) - 1
+            if failure["count"] <= 0:
+                sandbox.injected_failures.remove(failure)
+            return failure
+    return None
 
 
 async def _api_inner(sandbox: Sandbox, request: Request, org: Org, body: bytes) -> Response:
@@ -402,12 +452,19 @@ async def _api_inner(sandbox: Sandbox, request: Request, org: Org, body: bytes) 
             "accept": request.headers.get("accept"),
         }
     )
-    for failure in list(sandbox.injected_failures):
-        if failure.get("path_contains", "") in path and failure.get("count", 1) > 0:
-            failure["count"] = failure.get("count", 1) - 1
-            if failure["count"] <= 0:
-                sandbox.injected_failures.remove(failure)
-            return PlainTextResponse("Service Unavailable", status_code=int(failure.get("status", 503)))
+    fault = _take_fault(sandbox, path)
+    if fault is not None:
+        delay = float(fault.get("delay_s", 0))
+        if fault.get("lose_answer"):
+            _count_fault(sandbox, "lost_answer")
+            request.state.hold_answer_s = delay
+        else:
+            if delay:
+                await asyncio.sleep(delay)
+            if "status" in fault or not delay:
+                _count_fault(sandbox, "timeout" if delay else "status")
+                return PlainTextResponse("Service Unavailable", status_code=int(fault.get("status", 503)))
+            _count_fault(sandbox, "slow")
     if sandbox.config.validate_openapi:
         reason = openapi.validate(
             method,
@@ -457,3 +514,7 @@ async def _api_inner(sandbox: Sandbox, request: Request, org: Org, body: bytes) 
             response.media_type or "",
         )
     return response
+
+
+def _count_fault(sandbox: Sandbox, kind: str) -> None:
+    sandbox.stats.injected[kind] = sandbox.stats.injected.get(kind, 0) + 1
