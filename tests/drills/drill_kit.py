@@ -37,7 +37,13 @@ CLOCK_SPEED = "10"
 FAST_XERO = {
     "extra_env": {
         "xero-gateway": {"CLOCK_SPEED": CLOCK_SPEED, "POLL_ENABLED": "false", "HTTP_TIMEOUT_SECONDS": "5"},
-        "router": {"SCHEDULER_INTERVAL_S": "0.2", "RETRY_LADDER_SECONDS": "1,2,4,8,16"},
+        # A redelivered event/result that finds its step still without a result re-sends the
+        # command after REDISPATCH_AFTER_S (60 s in production); 5 s keeps a drill short.
+        "router": {
+            "SCHEDULER_INTERVAL_S": "0.2",
+            "RETRY_LADDER_SECONDS": "1,2,4,8,16",
+            "REDISPATCH_AFTER_S": "5",
+        },
     },
     "extra_args": {"xero-sandbox": ["--clock-speed", CLOCK_SPEED]},
 }
