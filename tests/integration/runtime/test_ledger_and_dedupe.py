@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from waiting import wait_for
 
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.results import ActionError, ActionResult, ResultStatus
@@ -72,6 +74,24 @@ async def test_an_expired_lease_is_taken_over_once(mongo_client, mongo_db_name) 
     second = await ledger.claim(_cmd(), owner="c")
     assert first.decision is Decision.execute and first.previous_attempts == 1
     assert second.decision is Decision.busy
+
+
+async def test_a_kept_claim_stays_busy_past_its_lease_and_expires_once_no_longer_kept(
+    mongo_client, mongo_db_name
+) -> None:
+    """A live executor (inside ``keep``) keeps its claim however long it works; a dead one's claim
+    (no more renewals) is taken over after one lease. The waits are the lease times under test."""
+    ledger = ActionLedger(mongo_client[mongo_db_name]["ledger"], lease=timedelta(seconds=0.9))
+    assert (await ledger.claim(_cmd(), owner="a")).decision is Decision.execute
+    async with ledger.keep(_cmd()):
+        await asyncio.sleep(2.0)  # more than two leases
+        assert (await ledger.claim(_cmd(), owner="b")).decision is Decision.busy
+    # "a" stopped renewing (as if SIGKILLed): within a lease the claim can be taken over.
+    await wait_for(lambda: _takes_over(ledger), timeout=5, interval=0.1, message="the unkept claim expired")
+
+
+async def _takes_over(ledger: ActionLedger) -> bool:
+    return (await ledger.claim(_cmd(), owner="c")).decision is Decision.execute
 
 
 async def test_seen_keys_collapse_within_the_window_only(mongo_client, mongo_db_name) -> None:

@@ -101,7 +101,8 @@ class CommandExecutor:
         if claim.decision is Decision.replay and claim.result is not None:
             await self._publish(cmd, claim.result)
             return claim.result
-        result = await self.execute(cmd, reexecution=claim.previous_attempts > 0)
+        async with self._ledger.keep(cmd):
+            result = await self.execute(cmd, reexecution=claim.previous_attempts > 0)
         await self._ledger.complete(cmd, result)
         await self._publish(cmd, result)
         self._metrics.commands.labels(cmd.action, result.status.value).inc()

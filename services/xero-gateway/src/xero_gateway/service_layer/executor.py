@@ -49,7 +49,8 @@ class Executor:
             return claim.result
         if claim.decision is Decision.busy:
             raise Busy(cmd.command_id)
-        result = await self.execute(cmd)
+        async with self.ledger.keep(cmd):
+            result = await self.execute(cmd)
         await self.ledger.complete(cmd, result)
         return result
 
