@@ -332,6 +332,26 @@ class Drill:
             and r["idempotency_key"]
         )
 
+    async def evidence(self, limit: int = 3) -> str:
+        """What a failed audit shows: a few unsuccessful runs with their errors and step states,
+        and duplicated invoices with their update times (the sandbox's virtual clock)."""
+        lines = []
+        for r in [r for r in await self.runs() if r["status"] != "succeeded"][:limit]:
+            res = await self.http.get(f"{self.url('router')}/v1/runs/{r['id']}", headers=self.system.auth)
+            full = res.json()
+            steps = {k: (v.get("status"), v.get("attempt"), v.get("error")) for k, v in full["steps"].items()}
+            lines.append(f"run {r['id']} {full['status']} error={full.get('error')} steps={steps}")
+        invoices = [i for i in await self.invoices() if str(i.get("Reference", "")).startswith("kartra-")]
+        per_ref = Counter(i["Reference"] for i in invoices)
+        for ref in [ref for ref, n in per_ref.items() if n > 1][:limit]:
+            same = [
+                f"{i['InvoiceID']} at {i.get('UpdatedDateUTCString')}"
+                for i in invoices
+                if i["Reference"] == ref
+            ]
+            lines.append(f"invoice {ref} x{len(same)}: {', '.join(same)}")
+        return "\n".join(lines)
+
     async def audit(self, name: str, recover_seconds: float) -> Report:
         runs = await self.runs()
         per_tx = Counter(str(r["trigger"]["transaction"]["id"]) for r in runs)
@@ -365,8 +385,10 @@ class Drill:
 
 
 def _failure_code(run: dict[str, Any]) -> str:
-    for step in (run.get("steps") or {}).values():
-        error = step.get("error") or {}
+    for error in [
+        run.get("error") or {},
+        *((s.get("error") or {}) for s in (run.get("steps") or {}).values()),
+    ]:
         if error:
             return str(error.get("code") or error.get("http_status") or "?")
     return "?"

@@ -112,7 +112,7 @@ async def _finish(d: Drill, name: str, allowed: set[str] = frozenset(), timeout:
     REPORTS.append(report)
     print(Report.header() + "\n" + report.row())
     problems = report.problems(allowed)
-    assert not problems, f"{name}: {problems}\n{d.system.describe(20)}"
+    assert not problems, f"{name}: {problems}\n{await d.evidence()}\n{d.system.describe(20)}"
     assert report.accepted >= report.sent * 0.5, f"{name}: too few deliveries accepted to prove anything"
     assert report.invoices == sum(1 for r in await d.runs() if r["status"] == "succeeded")
     return report
