@@ -183,7 +183,30 @@ async def test_mongodb_outage(private_drill: tuple[Drill, PrivateInfra], size: i
     await _finish(d, _label(f"MongoDB down {outage_s:.0f} s", size), timeout=_timeout(size))
 
 
-@SIZES
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param(SHORT, id="short"),
+        pytest.param(
+            FULL,
+            id="full",
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.timeout(1800),
+                # Open xero-gateway bug found by this drill (docs/drills.md): an invoice created
+                # by a call whose answer was lost is created again when the retry comes after
+                # Xero's 6-minute Idempotency-Key window (here behind the 429 storm). Not strict:
+                # it depends on how long the retry waits.
+                pytest.mark.xfail(
+                    reason="xero-gateway re-creates a lost-answer write after the Idempotency-Key "
+                    "window; see docs/drills.md",
+                    raises=AssertionError,
+                    strict=False,
+                ),
+            ],
+        ),
+    ],
+)
 async def test_xero_500s_and_timeouts_then_429_storm(drill: Drill, size: int) -> None:
     """The first half: about 20% of Xero calls answer 500, time out (held past the gateway's 5 s
     HTTP time-out), or create the invoice and lose the answer; then a storm of 429s. The audit's
