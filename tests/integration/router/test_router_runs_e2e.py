@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from design_zap import DESIGN_EXAMPLE
 from router_harness import ACME, ok, publish_events, read_all, record_json, trigger_event
 from waiting import wait_for
 
@@ -14,53 +15,7 @@ from zap_router.testing import purchase_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
-THREE_STEPS: dict[str, Any] = {
-    "name": "Kartra purchase → Xero invoice and payment",
-    "trigger": {
-        "app": "kartra",
-        "event": "kartra.product.purchased",
-        "connection": "kartra-main",
-        "params": {"product_id": "123"},
-    },
-    "filter": {"any": [{"all": [{"field": "trigger.transaction.amount", "op": "gt", "value": 0}]}]},
-    "steps": [
-        {
-            "id": "contact",
-            "action": "xero.contact.find_or_create",
-            "connection": "xero-acme-au",
-            "input": {
-                "Name": "{{ trigger.lead.first_name }} {{ trigger.lead.last_name }}",
-                "EmailAddress": "{{ trigger.lead.email }}",
-            },
-        },
-        {
-            "id": "invoice",
-            "action": "xero.sales_invoice.create",
-            "input": {
-                "Contact": {"ContactID": "{{ steps.contact.ContactID }}"},
-                "Status": "AUTHORISED",
-                "LineItems": [
-                    {
-                        "Description": "{{ trigger.product.name }}",
-                        "Quantity": 1,
-                        "UnitAmount": "{{ trigger.transaction.amount }}",
-                        "AccountCode": "200",
-                    }
-                ],
-            },
-        },
-        {
-            "id": "paid",
-            "action": "xero.payment.create",
-            "input": {
-                "Invoice": {"InvoiceID": "{{ steps.invoice.InvoiceID }}"},
-                "Account": {"Code": "090"},
-                "Amount": "{{ trigger.transaction.amount }}",
-                "Date": "{{ trigger.time | date('%Y-%m-%d') }}",
-            },
-        },
-    ],
-}
+THREE_STEPS = DESIGN_EXAMPLE
 
 
 async def create_zap(router, spec: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from design_zap import DESIGN_EXAMPLE
 
 from kxflow_contracts.catalog import CATALOG
 from zap_router.domain.validation import validate_zap
@@ -128,55 +129,6 @@ def test_not_found_continue_only_for_searches() -> None:
 def test_step_ids_must_be_identifiers() -> None:
     with pytest.raises(ValueError):
         spec(steps=[{"id": "Bad.Id", "action": "xero.contact.find", "input": {}}])
-
-
-DESIGN_EXAMPLE = {
-    "name": "Kartra purchase → Xero invoice and payment",
-    "trigger": {
-        "app": "kartra",
-        "event": "kartra.product.purchased",
-        "connection": "kartra-main",
-        "params": {"product_id": "123"},
-    },
-    "filter": {"any": [{"all": [{"field": "trigger.transaction.amount", "op": "gt", "value": 0}]}]},
-    "steps": [
-        {
-            "id": "contact",
-            "action": "xero.contact.find_or_create",
-            "connection": "xero-acme-au",
-            "input": {
-                "Name": "{{ trigger.lead.first_name }} {{ trigger.lead.last_name }}",
-                "EmailAddress": "{{ trigger.lead.email }}",
-            },
-        },
-        {
-            "id": "invoice",
-            "action": "xero.sales_invoice.create",
-            "input": {
-                "Contact": {"ContactID": "{{ steps.contact.ContactID }}"},
-                "Status": "AUTHORISED",
-                "LineItems": [
-                    {
-                        "Description": "{{ trigger.product.name }}",
-                        "Quantity": 1,
-                        "UnitAmount": "{{ trigger.transaction.amount }}",
-                        "AccountCode": "200",
-                    }
-                ],
-            },
-        },
-        {
-            "id": "paid",
-            "action": "xero.payment.create",
-            "input": {
-                "Invoice": {"InvoiceID": "{{ steps.invoice.InvoiceID }}"},
-                "Account": {"Code": "090"},
-                "Amount": "{{ trigger.transaction.amount }}",
-                "Date": "{{ trigger.time | date('%Y-%m-%d') }}",
-            },
-        },
-    ],
-}
 
 
 def test_design_example_zap_is_valid_against_the_real_catalog() -> None:
