@@ -74,7 +74,7 @@ class Report:
     dlq: int
     recover_seconds: float
 
-    ROW = "{:<28} {:>6} {:>8} {:>5} {:>10} {:>7} {:>9} {:>9} {:>5} {:>9}"
+    ROW = "{:<34} {:>6} {:>8} {:>5} {:>10} {:>7} {:>9} {:>9} {:>5} {:>9}"
 
     @classmethod
     def header(cls) -> str:
