@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: system_h
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "drills"))  # drill_kit
 
 import psutil
+from drill_kit import dlq_records as drill_dlq_records
 from system_harness import ROOT, System, kxsystem
 
 PURCHASED = "kartra.product.purchased.v1"
@@ -146,28 +147,6 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
             await admin.delete_topics(names)
     finally:
         await admin.close()
-
-
-async def dlq_records(bootstrap: str, prefix: str) -> int:
-    """Records in every dead-letter topic of this system."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix) and t.endswith(".dlq")]
-    finally:
-        await admin.close()
-    parts = await partitions(bootstrap, names) if names else []
-    if not parts:
-        return 0
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        return sum((await consumer.end_offsets(parts)).values())
-    finally:
-        await consumer.stop()
 
 
 class ProcessSampler:
@@ -449,7 +428,7 @@ async def throughput_mode(args: argparse.Namespace, out: dict[str, Any]) -> None
             "pipeline_runs_per_s": max(p.completion_rate for p in everything),
             "xero_calls_per_s": max(p.xero_calls_per_s for p in everything),
             "runs_not_succeeded": sum(p.finished - p.succeeded for p in everything),
-            "dlq_records": await dlq_records(args.kafka, system.prefix),
+            "dlq_records": await drill_dlq_records(args.kafka, system.prefix),
             "peak_rss_mb": peak,
             "cpu_percent_fixed_100": {
                 n: round(100 * (cpu1[n] - cpu0[n]) / wall, 1) for n in cpu1 if not math.isnan(cpu1[n])

@@ -305,19 +305,7 @@ class Drill:
             page += 1
 
     async def dlq_records(self) -> int:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.structs import TopicPartition
-
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.system.kafka_bootstrap)
-        await consumer.start()
-        try:
-            topics = [
-                t for t in await consumer.topics() if t.startswith(self.system.prefix) and t.endswith(".dlq")
-            ]
-            parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-            return sum((await consumer.end_offsets(parts)).values()) if parts else 0
-        finally:
-            await consumer.stop()
+        return await dlq_records(self.system.kafka_bootstrap, self.system.prefix)
 
     async def invoice_create_keys(self) -> Counter[str]:
         """Idempotency-Keys of the invoice-creating requests the sandbox received (replays included)."""
@@ -404,3 +392,31 @@ async def until_ready(system: Any, name: str, timeout: float = 60) -> None:
                 return False
 
         await wait_for(ready, timeout=timeout, interval=0.2, message=f"{name} ready")
+
+
+async def dlq_records(bootstrap: str, prefix: str) -> int:
+    """Records in every dead-letter topic whose name starts with ``prefix``.
+
+    Partitions come from the admin client: a plain consumer that has not subscribed knows no
+    partitions of a topic (``partitions_for_topic`` is ``None``), which once made this always 0.
+    """
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import TopicPartition
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix) and t.endswith(".dlq")]
+        meta = await admin.describe_topics(names) if names else []
+    finally:
+        await admin.close()
+    parts = [TopicPartition(m["topic"], p["partition"]) for m in meta for p in m["partitions"]]
+    if not parts:
+        return 0
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(parts)).values())
+    finally:
+        await consumer.stop()
