@@ -348,8 +348,8 @@ case "$cmd" in
         echo "KXFLOW_INFRA_STARTED=${STARTED[*]:-}"
         ;;
     down)
-        want kafka && stop_component kafka "$KAFKA_STATE"
-        want mongo && stop_component mongo "$MONGO_STATE"
+        if want kafka; then stop_component kafka "$KAFKA_STATE"; fi
+        if want mongo; then stop_component mongo "$MONGO_STATE"; fi
         ;;
     status)
         rc=0
