@@ -45,15 +45,15 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _jsonable(data: Any) -> Any:
-    if isinstance(data, BaseModel):
-        return data.model_dump(mode="json", by_alias=True, exclude_none=False)
-    return data
-
-
 def encode_data(data: Any) -> bytes:
-    """JSON bytes of the data; pydantic models are dumped in JSON mode (datetimes as ISO-8601)."""
-    return json.dumps(_jsonable(data), separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    """JSON bytes of the data; pydantic models are dumped in JSON mode (datetimes as ISO-8601).
+
+    A model is serialized by pydantic-core in one step (several times faster than dumping it to a
+    dict and through ``json.dumps``, and the same compact JSON).
+    """
+    if isinstance(data, BaseModel):
+        return data.model_dump_json(by_alias=True).encode()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def encode_headers(event: CloudEvent) -> dict[str, str]:

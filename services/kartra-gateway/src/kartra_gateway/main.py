@@ -21,7 +21,7 @@ from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.adapters.rate_limiter import AppRateLimiter
 from kartra_gateway.entrypoints.commands import register_command_consumer
 from kartra_gateway.entrypoints.connections_api import connections_router
-from kartra_gateway.entrypoints.webhooks import webhook_router
+from kartra_gateway.entrypoints.webhooks import WEBHOOK_PATHS, WebhookFastPath, Webhooks, webhook_router
 from kartra_gateway.settings import GatewaySettings
 from kartra_gateway.usecases.execute import CommandExecutor
 from kartra_gateway.usecases.intake import Intake
@@ -33,6 +33,7 @@ from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.metrics import dead_letter_counter
+from kxflow_contracts.runtime.producer import CloudEventProducer
 from kxflow_contracts.runtime.secrets import SecretBox
 from kxflow_contracts.runtime.telemetry import instrument_app, instrument_httpx_client, make_tracer_provider
 
@@ -68,7 +69,11 @@ def create_app(
     )
     seen = BatchedSeenKeys(SeenKeys(db["seen_deliveries"], timedelta(seconds=settings.dedupe_window_seconds)))
     ledger = ActionLedger(db["action_ledger"])
-    intake = Intake(connections, seen, broker, topics, metrics)
+    tracer = provider.get_tracer("kxflow.kartra-gateway")
+    producer = CloudEventProducer(
+        settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-intake", tracer=tracer
+    )
+    intake = Intake(connections, seen, producer, topics, metrics)
     executor = CommandExecutor(ledger, connections, client, broker, topics, metrics)
     register_command_consumer(
         broker, topics.kartra_commands, settings.consumer_group, executor, settings.command_workers
@@ -79,11 +84,13 @@ def create_app(
         if settings.ensure_topics:
             await ensure_topics(settings.kafka_bootstrap_servers, topics.specs(settings.topic_partitions))
         await connections.init()
+        await producer.start()
         await broker.start()
         try:
             yield
         finally:
             await broker.stop()
+            await producer.stop()
             if http_client is None:
                 await http.aclose()
             if mongo_client is None:
@@ -100,9 +107,11 @@ def create_app(
     app = FastAPI(title="kxflow kartra-gateway", version="1.0.0", lifespan=lifespan)
     tenant = bearer_tenant(lambda: settings.api_tokens)
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready, "kafka": kafka_ready}))
-    app.include_router(webhook_router(intake, metrics))
+    webhooks = Webhooks(intake, metrics, tracer)
+    app.include_router(webhook_router(webhooks))
     app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))
-    instrument_app(app, provider)
+    instrument_app(app, provider, traced_by_routes=WEBHOOK_PATHS)
+    app.add_middleware(WebhookFastPath, webhooks=webhooks)  # added last: the outermost
     watch_consumer_lag(
         app,
         settings.kafka_bootstrap_servers,

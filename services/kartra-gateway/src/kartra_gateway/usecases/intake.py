@@ -7,13 +7,10 @@ same delivery is not mistaken for a duplicate of something that was never publis
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-
-from faststream.kafka import KafkaBroker
 
 from kartra_gateway.adapters.connections import ConnectionRepository
 from kartra_gateway.adapters.dedupe_batcher import BatchedSeenKeys
@@ -21,7 +18,7 @@ from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.normalize import SECRET_FIELD, Normalized, normalize_ipn, normalize_outbound
 from kartra_gateway.domain.payloads import parse_body
 from kxflow_contracts.envelope import CloudEvent, dataschema_uri
-from kxflow_contracts.runtime.kafka import publish_event
+from kxflow_contracts.runtime.producer import CloudEventProducer
 from kxflow_contracts.topics import Topics
 
 RAW_TYPE = "kxflow.kartra.webhook.raw.v1"
@@ -53,13 +50,13 @@ class Intake:
         self,
         connections: ConnectionRepository,
         seen: BatchedSeenKeys,
-        broker: KafkaBroker,
+        producer: CloudEventProducer,
         topics: Topics,
         metrics: GatewayMetrics,
     ) -> None:
         self._connections = connections
         self._seen = seen
-        self._broker = broker
+        self._producer = producer
         self._topics = topics
         self._metrics = metrics
 
@@ -110,7 +107,7 @@ class Intake:
                 "payload": n.payload,
             },
         )
-        sends = [publish_event(self._broker, self._topics.kartra_webhooks_raw, raw, key)]
+        records = [(self._topics.kartra_webhooks_raw, raw, key)]
         if n.entry is not None and n.event is not None:
             event = CloudEvent(
                 id=n.digest,
@@ -121,14 +118,14 @@ class Intake:
                 dataschema=dataschema_uri(n.entry.ce_type),
                 data=n.event,
             )
-            sends.append(publish_event(self._broker, self._topics.kartra_events, event, key))
-        results = await asyncio.gather(*sends, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
+            records.append((self._topics.kartra_events, event, key))
+        try:
+            await self._producer.publish_all(records)
+        except Exception as exc:
             try:
                 await self._seen.forget(dedupe_key)
             finally:
-                raise Unavailable(f"Kafka did not acknowledge: {type(failures[0]).__name__}")
+                raise Unavailable(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
         if n.entry is None:
             self._metrics.unknown_actions.labels(n.action).inc()
             return IntakeResult(Outcome.unknown_action, n.digest, None)
