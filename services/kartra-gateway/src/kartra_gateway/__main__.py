@@ -12,7 +12,12 @@ from kxflow_contracts.runtime.logging import configure_logging
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    uvicorn.run(
+        create_app(settings, freeze_heap=True),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+    )
 
 
 if __name__ == "__main__":
