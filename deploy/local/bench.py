@@ -446,7 +446,7 @@ def plan(smoke: bool) -> list[tuple[str, list[str], float]]:
             ("bench_e2e", ["--smoke"], 240),
         ]
     return [
-        ("bench_kartra_intake", ["--n", "5000", "--concurrency", "32"], 300),
+        ("bench_kartra_intake", ["--n", "15000", "--concurrency", "24"], 300),
         ("bench_router", [], 600),
         ("bench_xero_scheduler", ["--orgs", "20", "--minutes", "2"], 600),
         ("bench_e2e", [], 900),
