@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
 from xero_gateway.adapters.publisher import Publisher
 from xero_gateway.adapters.repositories import Repositories
+from xero_gateway.adapters.write_attempts import WriteAttempts
 from xero_gateway.adapters.xero_api import XeroApi
 from xero_gateway.domain.budget import AppBudget, OrgBudget
 from xero_gateway.domain.clock import Clock
@@ -45,6 +47,7 @@ from xero_gateway.service_layer.hydrator import Hydrator
 from xero_gateway.service_layer.poller import Poller
 from xero_gateway.service_layer.scheduler import Scheduler
 from xero_gateway.service_layer.tokens import TokenManager
+from xero_gateway.service_layer.writes import WriteGuard
 from xero_gateway.settings import XeroGatewaySettings
 
 
@@ -98,7 +101,15 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     )
     publisher = Publisher(broker, settings.topics)
     seen = SeenKeys(db["seen_keys"])
-    executor = Executor(api, repos, ActionLedger(db["action_ledger"]))
+    write_attempts = WriteAttempts(db)
+    writes = WriteGuard(
+        write_attempts,
+        settings.write_safe_window_seconds,
+        settings.write_lookup_margin_seconds,
+        settings.clock_speed,
+        on_event=lambda outcome: metrics.write_guard.labels(outcome).inc(),
+    )
+    executor = Executor(api, repos, ActionLedger(db["action_ledger"]), writes)
     hydrator = Hydrator(api, repos, seen, publisher)
     poller = Poller(api, repos, seen, hydrator, settings, clock)
     backfills = Backfills(repos, poller)
@@ -142,6 +153,13 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
                 metrics.needs_reauth.set(await db["connections"].count_documents({"status": "needs_reauth"}))
             await asyncio.sleep(2)
 
+    async def purge_write_attempts() -> None:
+        keep = timedelta(days=settings.write_attempts_retention_days)
+        while True:
+            with contextlib.suppress(Exception):
+                await write_attempts.purge(keep)
+            await asyncio.sleep(3600)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.ensure_topics:
@@ -153,7 +171,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
                 scheduler.budget(conn.xero_tenant_id).set_daily_limit(conn.daily_limit)
         await broker.start()
         await commands.start()
-        tasks = [asyncio.create_task(refresh_metrics())]
+        tasks = [asyncio.create_task(refresh_metrics()), asyncio.create_task(purge_write_attempts())]
         if settings.poll_enabled:
             tasks.append(asyncio.create_task(poller.run()))
         if settings.backfills_enabled:
@@ -203,4 +221,5 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.state.commands = commands
     app.state.backfills = backfills
     app.state.executor = executor
+    app.state.writes = writes
     return app

@@ -52,6 +52,18 @@ class XeroGatewaySettings(ServiceSettings):
     command_buffer_per_partition: int = Field(
         default=5000, description="Commands buffered per partition before its fetching pauses"
     )
+    write_safe_window_seconds: float = Field(
+        default=300.0,
+        description="A keyed write whose answer was lost is sent again with its Idempotency-Key only "
+        "this long after its first send (Xero keeps a key 360 s); later it is looked up first, or "
+        "refused outcome_unknown. In Xero seconds: with clock_speed the real wait is shorter",
+    )
+    write_lookup_margin_seconds: float = Field(
+        default=120.0, description="Lookups ask for records modified since the first send minus this"
+    )
+    write_attempts_retention_days: float = Field(
+        default=30.0, description="Write attempts and record claims older than this are purged"
+    )
     token_refresh_skew_seconds: float = 300.0
     refresh_lease_seconds: float = 30.0
 

@@ -41,6 +41,13 @@ class Metrics:
         self.webhook_events = Counter(
             "xero_webhook_events_total", "Webhook events accepted", registry=self.registry
         )
+        self.write_guard = Counter(
+            "xero_write_guard_total",
+            "Keyed writes past Xero's Idempotency-Key window: lookup_found, lookup_not_found, "
+            "fresh_epoch (repeatable write sent again), outcome_unknown (refused)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.dead_letters = Counter(
             "xero_dead_letters_total", "Messages sent to a DLQ", ["topic"], registry=self.registry
         )

@@ -1,9 +1,10 @@
 """Calls to the Xero APIs under the scheduler: auth and tenant injected, rate-limit headers read,
-429 honoured, one refresh on 401, transient failures retried a few times."""
+429 honoured, one refresh on 401, transient failures retried a few times (each retry of a keyed
+write passes its ``hooks`` again: ``service_layer.writes`` records it and may stop it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -20,6 +21,16 @@ class XeroUnavailable(Exception):
         super().__init__(message)
         self.status = status
         self.text = text
+
+
+class SendHooks(Protocol):
+    """Around each physical send of one call (``service_layer.writes``: keyed writes)."""
+
+    async def before_send(self) -> None:
+        """Inside the scheduler slot, just before the request leaves; may raise to not send it."""
+
+    async def answered(self, res: httpx.Response) -> None:
+        """Every HTTP answer (a time-out or transport error has none)."""
 
 
 def _int(value: str | None) -> int | None:
@@ -59,6 +70,7 @@ class XeroApi:
         idempotency_key: str | None = None,
         headers: dict[str, str] | None = None,
         priority: Priority = Priority.action,
+        hooks: SendHooks | None = None,
     ) -> httpx.Response:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         org = conn.xero_tenant_id
@@ -78,6 +90,8 @@ class XeroApi:
                 hdrs["Content-Type"] = content_type
             try:
                 async with self.scheduler.slot(org, priority):
+                    if hooks is not None:
+                        await hooks.before_send()
                     self.calls += 1
                     res = await self._http.request(
                         method,
@@ -99,6 +113,8 @@ class XeroApi:
                 _int(res.headers.get("X-AppMinLimit-Remaining")),
             )
             last = res
+            if hooks is not None:
+                await hooks.answered(res)
             if res.status_code == 429:
                 retry_after = float(res.headers.get("Retry-After") or 60)
                 self.scheduler.throttled(

@@ -1,7 +1,10 @@
 """Executing one action command: ledger claim → Xero call(s) → typed output → ledger → result.
 
 Simple actions run from their table row (``domain.actions.SPECS``); composite ones are the small
-functions in ``COMPOSITES``, each built on the same ``_send``.
+functions in ``COMPOSITES``, each built on the same ``_send``. Every keyed write goes through
+``service_layer.writes.WriteGuard`` (``_call``), which never relies on an Idempotency-Key Xero may
+have forgotten: past its window a write whose outcome is unknown is looked up, or refused
+``outcome_unknown``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from kxflow_contracts.catalog import CATALOG, CatalogError
@@ -24,7 +28,9 @@ from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
 from xero_gateway.domain.errors import NEEDS_REAUTH, body_of, classify, element_errors
+from xero_gateway.domain.write_attempts import Policy
 from xero_gateway.service_layer.tokens import NeedsReauth
+from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
 
 
 class Failed(Exception):
@@ -38,10 +44,13 @@ class Busy(Exception):
 
 
 class Executor:
-    def __init__(self, api: XeroApi, repos: Repositories, ledger: ActionLedger) -> None:
+    def __init__(
+        self, api: XeroApi, repos: Repositories, ledger: ActionLedger, writes: WriteGuard | None = None
+    ) -> None:
         self.api = api
         self.repos = repos
         self.ledger = ledger
+        self.writes = writes
 
     async def handle(self, cmd: ActionCommand) -> ActionResult:
         claim = await self.ledger.claim(cmd)
@@ -127,26 +136,26 @@ class Executor:
         spec: act.ActionSpec,
         data: dict[str, Any],
         key_suffix: str = "",
+        policy: Policy | None = None,
     ) -> dict[str, Any] | None:
         req = act.build_request(spec, data)
-        body = await self._send(conn, req, cmd.command_id + key_suffix if req.write else None)
+        body = await self._send(conn, req, cmd.command_id + key_suffix if req.write else None, cmd, policy)
         errors = element_errors(body, spec.collection or "")
         if errors:
             raise Failed(ActionError(code="ValidationException", message="; ".join(errors), details=body))
         return act.read_output(spec, body, data)
 
-    async def _send(self, conn: Connection, req: act.Request, idempotency_key: str | None) -> Any:
-        res = await self.api.call(
-            conn,
-            req.method,
-            req.path,
-            params=req.params or None,
-            json_body=req.json_body,
-            content=req.content,
-            content_type=req.content_type,
-            accept=req.accept,
-            idempotency_key=idempotency_key,
-        )
+    async def _send(
+        self,
+        conn: Connection,
+        req: act.Request,
+        idempotency_key: str | None,
+        cmd: ActionCommand | None = None,
+        policy: Policy | None = None,
+    ) -> Any:
+        res = await self._call(conn, req, idempotency_key, cmd, policy)
+        if isinstance(res, Adopted):
+            return res.body  # a lost answer's record, found in Xero: nothing written again
         if res.status_code >= 400:
             raise Failed(classify(res.status_code, res.text))
         if res.status_code == 204 or not res.content:
@@ -154,6 +163,56 @@ class Executor:
         if req.accept != "application/json":
             return res.content
         return res.json()
+
+    async def _call(
+        self,
+        conn: Connection,
+        req: act.Request,
+        idempotency_key: str | None,
+        cmd: ActionCommand | None,
+        policy: Policy | None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response | Adopted:
+        """The one place every Xero call goes through; keyed writes under the write guard."""
+
+        def call(hooks: SendTracker | None = None) -> Any:
+            return self.api.call(
+                conn,
+                req.method,
+                req.path,
+                params=req.params or None,
+                json_body=req.json_body,
+                content=req.content,
+                content_type=req.content_type,
+                accept=req.accept,
+                idempotency_key=idempotency_key,
+                headers=headers,
+                hooks=hooks,
+            )
+
+        if self.writes is None or not idempotency_key or not req.write:
+            return await call()
+
+        async def lookup_get(path: str, params: dict[str, str], hdrs: dict[str, str]) -> Any:
+            res = await self.api.call(conn, "GET", path, params=params or None, headers=hdrs)
+            if res.status_code >= 400:
+                raise Failed(classify(res.status_code, res.text))
+            return res.json() if res.content else {}
+
+        meta = {"command_id": cmd.command_id, "action": cmd.action, "tenant": cmd.tenant} if cmd else {}
+        try:
+            return await self.writes.send(
+                conn.xero_tenant_id,
+                req,
+                idempotency_key,
+                cmd.attempt if cmd else 1,
+                call,
+                lookup_get,
+                policy,
+                meta,
+            )
+        except OutcomeUnknown as exc:
+            raise Failed(exc.error) from None
 
     async def get(self, conn: Connection, path: str, params: dict[str, str] | None = None) -> Any:
         return await self._send(conn, act.Request("GET", act.full_path(path), params or {}), None)
@@ -302,8 +361,14 @@ async def _add_items(ex: Executor, conn: Connection, cmd: ActionCommand, data: d
         for li in invoice.get("LineItems") or []
     ]
     spec = act.SPECS["xero.sales_invoice.update"]
+    # Not repeatable: the body is built from what the invoice holds now, which includes the new
+    # items if a send whose answer was lost went through.
     return await ex._simple(
-        conn, cmd, spec, {"InvoiceID": data["InvoiceID"], "LineItems": keep + list(data["LineItems"])}
+        conn,
+        cmd,
+        spec,
+        {"InvoiceID": data["InvoiceID"], "LineItems": keep + list(data["LineItems"])},
+        policy=Policy.none,
     )
 
 
@@ -326,6 +391,7 @@ async def _attachment_upload(ex: Executor, conn: Connection, cmd: ActionCommand,
             write=True,
         ),
         cmd.command_id,
+        cmd,
     )
     return _first(body, "Attachments")
 
@@ -345,15 +411,16 @@ async def _api_request(ex: Executor, conn: Connection, cmd: ActionCommand, data:
     key = headers.pop("Idempotency-Key", None) or (
         cmd.command_id if method in ("POST", "PUT", "PATCH") else None
     )
-    res = await ex.api.call(
-        conn,
+    req = act.Request(
         method,
         url.path,
-        params=data.get("Query") or None,
+        data.get("Query") or {},
         json_body=data.get("Body"),
-        idempotency_key=key,
-        headers=headers,
+        write=method in ("POST", "PUT", "PATCH"),
     )
+    # Whatever it writes, an arbitrary request has no lookup: outcome_unknown past the window.
+    res = await ex._call(conn, req, key, cmd, Policy.none, headers=headers)
+    assert isinstance(res, httpx.Response)
     if res.status_code >= 400 and data.get("StopOnError", True):
         raise Failed(classify(res.status_code, res.text))
     return {
