@@ -19,7 +19,9 @@ What it serves, as Xero does (see ``../shared/reference/xero.md``):
 * Rate limits: 60/min, 5,000/day (settable per organisation) and 5 concurrent per organisation,
   10,000/min per app, on a virtual clock whose speed is settable; ``X-*Limit-Remaining`` headers;
   429 with ``Retry-After`` and ``X-Rate-Limit-Problem``.
-* ``Idempotency-Key`` replay for 6 (virtual) minutes; a reused key with another request is a 400.
+* ``Idempotency-Key`` replay for 6 (virtual) minutes (``SandboxConfig.idempotency_window``,
+  ``--idempotency-window``); a reused key with another request is a 400.
+* ``createdByMyApp=true`` on ``GET /Invoices``: only invoices the calling app (client id) created.
 * Webhooks: signed deliveries (``x-xero-signature``) of INVOICE, CONTACT and CREDITNOTE events to
   the configured URL after each write; intent-to-receive on demand.
 

@@ -15,8 +15,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8130)
     parser.add_argument("--clock-speed", type=float, default=1.0)
     parser.add_argument("--webhook-url", default=None)
+    parser.add_argument(
+        "--idempotency-window",
+        type=float,
+        default=None,
+        help="Seconds (virtual) an Idempotency-Key is remembered (Xero: 360)",
+    )
     args = parser.parse_args()
-    app = create_app(SandboxConfig(clock_speed=args.clock_speed, webhook_url=args.webhook_url))
+    config = SandboxConfig(clock_speed=args.clock_speed, webhook_url=args.webhook_url)
+    if args.idempotency_window is not None:
+        config.idempotency_window = args.idempotency_window
+    app = create_app(config)
     uvicorn.run(app, host=args.host, port=args.port)
 
 

@@ -340,9 +340,12 @@ def _query_value(doc: dict[str, Any], path: str) -> Any:
 
 
 def list_records(
-    org: Org, res: Resource, query: dict[str, str], modified_since: datetime | None
+    org: Org, res: Resource, query: dict[str, str], modified_since: datetime | None, app_id: str = ""
 ) -> tuple[list[dict[str, Any]], dict[str, int] | None]:
     docs = list(org.coll(res.collection).values())
+    if res.collection == "Invoices" and query.get("createdByMyApp", "false").lower() == "true":
+        # "When set to true you'll only retrieve Invoices created by your app" (the spec)
+        docs = [d for d in docs if app_id and org.created_by.get(d[res.id_field]) == app_id]
     if modified_since is not None:
         docs = [d for d in docs if (parse_date(d.get("UpdatedDateUTC")) or modified_since) >= modified_since]
     for param, path in _LIST_FILTERS.items():

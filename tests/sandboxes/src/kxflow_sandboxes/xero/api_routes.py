@@ -103,6 +103,7 @@ def _write_many(
     summarize: bool,
     op: str,
     record_id: str | None = None,
+    app_id: str = "",
 ) -> JSONResponse:
     res = RESOURCES[collection]
     out: list[dict[str, Any]] = []
@@ -120,6 +121,8 @@ def _write_many(
                 doc = accounting.upsert(org, res, element)
                 created = len(org.coll(collection)) > before
             out.append(doc)
+            if created and app_id:
+                org.created_by[doc[res.id_field]] = app_id
             _webhook(sandbox, org, collection, doc, created)
             if collection == "Payments":
                 for target in ("Invoice", "CreditNote"):
@@ -138,6 +141,7 @@ def _write_many(
 def _accounting(sandbox: Sandbox, request: Request, org: Org, parts: list[str], body: bytes) -> Response:
     method = request.method
     query = dict(request.query_params)
+    app_id = getattr(request.state, "app_id", "")
     summarize = query.get("summarizeErrors", "false").lower() == "true"
     if not parts:
         raise NotFound("")
@@ -152,13 +156,13 @@ def _accounting(sandbox: Sandbox, request: Request, org: Org, parts: list[str], 
     if len(parts) == 1:
         if method == "GET":
             since = parse_date(request.headers.get("if-modified-since"))
-            docs, pagination = accounting.list_records(org, res, query, since)
+            docs, pagination = accounting.list_records(org, res, query, since, app_id)
             return envelope(head, docs, pagination)
         if method in ("PUT", "POST"):
             payload = _json(body)
             if head == "Accounts":
-                return _write_many(sandbox, org, head, [payload], True, "PUT")
-            return _write_many(sandbox, org, head, _elements(head, payload), summarize, method)
+                return _write_many(sandbox, org, head, [payload], True, "PUT", app_id=app_id)
+            return _write_many(sandbox, org, head, _elements(head, payload), summarize, method, app_id=app_id)
         raise NotFound(head)
     record_id = parts[1]
     if len(parts) == 2:

@@ -29,7 +29,7 @@ from kxflow_sandboxes.xero.limits import RateLimiter
 from kxflow_sandboxes.xero.state import Org, now, seed_org
 
 NOT_FOUND_TEXT = "The resource you're looking for cannot be found"
-IDEMPOTENCY_WINDOW = 360.0
+IDEMPOTENCY_WINDOW = 360.0  # Xero keeps an Idempotency-Key 6 minutes from the first call
 LEGACY_SCOPES = {"accounting.transactions", "accounting.transactions.read", "accounting.reports.read"}
 
 
@@ -49,6 +49,7 @@ class SandboxConfig:
     granular_scopes_only: bool = True
     orgs: list[tuple[str, str]] = field(default_factory=lambda: [("Acme AU", "AU"), ("Beta NZ", "NZ")])
     validate_openapi: bool = True
+    idempotency_window: float = IDEMPOTENCY_WINDOW  # virtual seconds; tests may shorten it
 
 
 @dataclass
@@ -235,7 +236,9 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
             )
         wanted = q.get("tenants")  # demo/test extension: which organisations the user ticks
         tenant_ids = [t for t in (wanted.split(",") if wanted else sandbox.orgs) if t in sandbox.orgs]
-        code = sandbox.identity.authorize(tenant_ids, q.get("scope", ""), redirect_uri, sandbox.clock.now())
+        code = sandbox.identity.authorize(
+            tenant_ids, q.get("scope", ""), redirect_uri, sandbox.clock.now(), sandbox.config.client_id
+        )
         return RedirectResponse(
             f"{redirect_uri}{sep}{urlencode({'code': code, 'state': q.get('state', '')})}", status_code=302
         )
@@ -252,7 +255,9 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
                     return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
                 first = next(iter(sandbox.orgs))
                 return JSONResponse(
-                    sandbox.identity.client_credentials(first, str(form.get("scope", "")), now_v)
+                    sandbox.identity.client_credentials(
+                        first, str(form.get("scope", "")), now_v, sandbox.config.custom_client_id
+                    )
                 )
             if creds != (sandbox.config.client_id, sandbox.config.client_secret):
                 return JSONResponse({"error": "invalid_client"}, status_code=400)
@@ -410,6 +415,7 @@ async def _api(sandbox: Sandbox, request: Request) -> Response:
         headers = sandbox.limits.headers(tenant_id, now_v)
         headers.update({"Retry-After": str(refusal.retry_after), "X-Rate-Limit-Problem": refusal.problem})
         return PlainTextResponse("oauth_problem=rate%20limit%20exceeded", status_code=429, headers=headers)
+    request.state.app_id = sandbox.identity.app_of(record)
     sandbox.call_times.setdefault(tenant_id, []).append(now_v)
     sandbox.stats.api_calls += 1
     sandbox.stats.per_tenant[tenant_id] = sandbox.stats.per_tenant.get(tenant_id, 0) + 1
@@ -507,7 +513,7 @@ async def _api_inner(sandbox: Sandbox, request: Request, org: Org, body: bytes) 
     if key and method != "GET":
         raw = bytes(response.body) if hasattr(response, "body") else b""
         sandbox.idempotency[key] = (
-            now_v + IDEMPOTENCY_WINDOW,
+            now_v + sandbox.config.idempotency_window,
             fingerprint,
             response.status_code,
             raw,

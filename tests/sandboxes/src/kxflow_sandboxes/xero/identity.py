@@ -28,6 +28,7 @@ class Grant:
     scope: str
     revoked: bool = False
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    client_id: str = ""  # the app (createdByMyApp filters on it)
 
 
 @dataclass
@@ -53,8 +54,12 @@ class Identity:
         self.refresh_calls = 0
         self.token_calls = 0
 
-    def authorize(self, tenant_ids: list[str], scope: str, redirect_uri: str, now: float) -> str:
-        grant = Grant(secrets.token_hex(8), secrets.token_hex(16), list(tenant_ids), scope)
+    def authorize(
+        self, tenant_ids: list[str], scope: str, redirect_uri: str, now: float, client_id: str = ""
+    ) -> str:
+        grant = Grant(
+            secrets.token_hex(8), secrets.token_hex(16), list(tenant_ids), scope, client_id=client_id
+        )
         self.grants[grant.grant_id] = grant
         code = secrets.token_urlsafe(24)
         self.codes[code] = (grant.grant_id, redirect_uri, now + CODE_TTL)
@@ -99,11 +104,16 @@ class Identity:
             rt.rotated_at = now
         return self._issue(grant, now, True)
 
-    def client_credentials(self, tenant_id: str, scope: str, now: float) -> dict[str, Any]:
+    def client_credentials(
+        self, tenant_id: str, scope: str, now: float, client_id: str = ""
+    ) -> dict[str, Any]:
         self.token_calls += 1
-        grant = Grant(secrets.token_hex(8), secrets.token_hex(16), [tenant_id], scope)
+        grant = Grant(secrets.token_hex(8), secrets.token_hex(16), [tenant_id], scope, client_id=client_id)
         self.grants[grant.grant_id] = grant
         return self._issue(grant, now, False)
+
+    def app_of(self, record: AccessToken) -> str:
+        return self.grants[record.grant_id].client_id
 
     def check(self, token: str, now: float) -> tuple[AccessToken | None, str]:
         """The token's record, or None and Xero's 401 ``Detail``."""

@@ -101,6 +101,7 @@ class Org:
     employees: dict[str, dict[str, Any]] = field(default_factory=dict)
     pay_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created_by: dict[str, str] = field(default_factory=dict)  # record id → the app that created it
 
     def coll(self, name: str) -> dict[str, dict[str, Any]]:
         return self.records.setdefault(name, {})
