@@ -6,6 +6,7 @@ import uvicorn
 
 from kartra_gateway.main import create_app
 from kartra_gateway.settings import GatewaySettings
+from kxflow_contracts.runtime.heap import freeze_after_startup
 from kxflow_contracts.runtime.logging import configure_logging
 
 
@@ -13,7 +14,7 @@ def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     uvicorn.run(
-        create_app(settings, freeze_heap=True),
+        freeze_after_startup(create_app(settings)),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -27,7 +27,6 @@ from kartra_gateway.usecases.execute import CommandExecutor
 from kartra_gateway.usecases.intake import Intake
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
-from kxflow_contracts.runtime.heap import freeze_startup_heap
 from kxflow_contracts.runtime.http import health_router
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
@@ -47,10 +46,7 @@ def create_app(
     http_client: httpx.AsyncClient | None = None,
     broker: KafkaBroker | None = None,
     limiter: AppRateLimiter | None = None,
-    freeze_heap: bool = False,
 ) -> FastAPI:
-    """``freeze_heap``: the process is this service alone (``python -m``), so its startup heap can
-    be frozen (runtime.heap); in-process test harnesses leave it off."""
     settings = settings or GatewaySettings()
     REDACTOR.register(*settings.api_tokens, *settings.secret_keys.split(","))
     provider = tracer_provider or make_tracer_provider(settings.service_name, settings.otlp_endpoint)
@@ -90,8 +86,6 @@ def create_app(
         await connections.init()
         await producer.start()
         await broker.start()
-        if freeze_heap:
-            freeze_startup_heap()
         try:
             yield
         finally:

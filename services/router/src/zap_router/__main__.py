@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from kxflow_contracts.runtime.heap import freeze_after_startup
 from kxflow_contracts.runtime.logging import configure_logging
 from zap_router.main import create_app
 from zap_router.settings import RouterSettings
@@ -13,7 +14,7 @@ def main() -> None:
     settings = RouterSettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     uvicorn.run(
-        create_app(settings),
+        freeze_after_startup(create_app(settings)),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
