@@ -9,7 +9,9 @@ router's consumer group (a commit happens only after the work of a batch is dura
 * matched events/s: every event matches one one-step zap, so a run is stored and a command sent;
   latency = command record time − event record time;
 * resident memory of the router process (peak during the run);
-* a raw floor in the same run: a bare aiokafka consume → produce → commit loop on the same broker.
+* two floors in the same run: a bare aiokafka consume → produce → commit loop on the same broker,
+  and the store's own insert rate for the router's run documents (copies of the runs it stored,
+  ``insert_many`` of 100, two at once, into a collection indexed like the runs).
 
     uv run python tests/bench/bench_router.py            # full: 10,000 zaps, 20,000 events per phase
     uv run python tests/bench/bench_router.py --smoke    # seconds: proves it runs (CI)
@@ -214,6 +216,25 @@ async def raw_floor(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
     return {"events_per_s": n / elapsed, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)}
 
 
+async def store_floor(db: Any, n: int) -> float:
+    """Documents/s the store inserts copies of the router's runs at, as the router inserts them."""
+    sample = await db["runs"].find().limit(n).to_list(None)
+    if not sample:
+        return float("nan")
+    scratch = RunStore(db, name="floor_runs")
+    await scratch.ensure_indexes()
+    docs = [{**d, "_id": f"f{i}", "trigger_event_id": f"f{i}"} for i, d in enumerate(sample)]
+    gate = asyncio.Semaphore(2)
+
+    async def insert(chunk: list[dict[str, Any]]) -> None:
+        async with gate:
+            await db["floor_runs"].insert_many(chunk, ordered=False)
+
+    started = time.monotonic()
+    await asyncio.gather(*(insert(docs[i : i + 100]) for i in range(0, len(docs), 100)))
+    return len(docs) / (time.monotonic() - started)
+
+
 async def main(args: argparse.Namespace) -> int:
     bootstrap = args.kafka
     prefix = f"bench{uuid.uuid4().hex[:6]}.kxflow."
@@ -329,6 +350,10 @@ async def main(args: argparse.Namespace) -> int:
         )
         await sampler.stop()
         results["rss_peak_mb"] = sampler.peak / 2**20
+        proc.terminate()  # the store floor is measured with the router stopped
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        results["store_insert_docs_per_s"] = await store_floor(db, min(n_events, 10_000))
     finally:
         await sampler.stop()
         proc.terminate()
@@ -362,6 +387,10 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"raw aiokafka floor  : {floor['events_per_s']:>9,.0f} events/s   consume→produce→commit, "
         f"latency p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms"
+    )
+    print(
+        f"store insert floor  : {results['store_insert_docs_per_s']:>9,.0f} docs/s     "
+        "insert_many of the router's run documents (100 a call, 2 at once)"
     )
     print(
         f"router memory       : {results['rss_after_load_mb']:.0f} MB after loading zaps, "

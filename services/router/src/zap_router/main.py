@@ -24,6 +24,7 @@ from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionD
 from zap_router.adapters.event_reader import KafkaEventReader
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher
+from zap_router.adapters.results_progress import KafkaResultsProgress
 from zap_router.adapters.run_store import RunStore
 from zap_router.adapters.schedule_store import ScheduleStore
 from zap_router.adapters.zap_store import ZapStore
@@ -41,8 +42,12 @@ from zap_router.settings import RouterSettings
 log = logging.getLogger("kxflow.router")
 
 
-async def _every(seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+async def _every(
+    seconds: float, job: Callable[[], Awaitable[Any]], name: str, wait_first: bool = False
+) -> None:
     """Run ``job`` forever, ``seconds`` apart (the pause is the schedule, not synchronisation)."""
+    if wait_first:
+        await asyncio.sleep(seconds)  # a restarting replica does not redo the job at once
     while True:
         try:
             await job()
@@ -107,6 +112,9 @@ def create_app(
         clock=clock,
         policy=settings.auto_disable,
     )
+    progress = KafkaResultsProgress(
+        settings.kafka_bootstrap_servers, settings.group_id, settings.topics.action_results
+    )
     engine = RunEngine(
         index=index,
         versions=ZapVersions(zap_store, index, catalog),
@@ -120,6 +128,8 @@ def create_app(
         redispatch_after=timedelta(seconds=settings.redispatch_after_s),
         deadline=timedelta(seconds=settings.command_deadline_s),
         on_run_failed=zaps.check_health,
+        progress=progress,
+        retention=settings.retention,
         tracer=tracer,
     )
     if settings.consume:
@@ -137,9 +147,21 @@ def create_app(
         # The index is complete before any event is read.
         metrics.zaps_loaded.set(await _with_retries(zaps.reload, "zap index load"))
         await broker.start()
+        await progress.start()
         tasks = [asyncio.create_task(_every(settings.reconcile_interval_s, zaps.reload, "zap reconcile"))]
         if run_scheduler:
             tasks.append(asyncio.create_task(_every(settings.scheduler_interval_s, engine.tick, "scheduler")))
+            if settings.retention is not None:
+                tasks.append(
+                    asyncio.create_task(
+                        _every(
+                            settings.retention_interval_s,
+                            engine.expire_runs,
+                            "run retention",
+                            wait_first=True,
+                        )
+                    )
+                )
         try:
             yield
         finally:
@@ -148,6 +170,7 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await progress.stop()
             await broker.stop()
             await http_client.aclose()
             await mongo.close()

@@ -43,11 +43,24 @@ class RouterSettings(ServiceSettings):
         ),
     )
     scheduler_interval_s: float = 1.0
+    run_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Finished runs are deleted this long after they finished (0 = keep forever). Keep it at "
+            "least the events topics' retention (30 days): a redelivered event must find its run"
+        ),
+    )
+    retention_interval_s: float = Field(default=3600.0, gt=0, description="How often the retention job runs")
     reconcile_interval_s: float = 30.0
     command_deadline_s: float = Field(default=86_400.0, description="not_after of a command")
     auto_disable_min_runs: int = 20
     auto_disable_ratio: float = 0.95
     auto_disable_days: float = 7.0
+
+    @property
+    def retention(self) -> timedelta | None:
+        return timedelta(days=self.run_retention_days) if self.run_retention_days > 0 else None
 
     @property
     def ladder(self) -> tuple[timedelta, ...]:

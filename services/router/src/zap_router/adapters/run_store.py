@@ -1,14 +1,24 @@
 """Runs in MongoDB: one document per (zap, trigger event), step states in a dict keyed by step id.
 
-Only single-document atomic updates are used (FerretDB has no transactions and no positional
-array updates): every transition is a compare-and-set on the step's status and attempt, so a
-redelivered result or two replicas racing change a run at most once.
+Only single-document updates are used (FerretDB has no transactions and no positional array
+updates): every transition is a compare-and-set on the step's status and attempt, so a redelivered
+result changes a run at most once.
+
+FerretDB 1.24 (SQLite) answers a query through an index only for a filter that is exactly
+``{"_id": <string>}`` (and even then SQLite scans the table: the ``WHERE`` expression FerretDB writes
+is not the one its ``_id`` index is built on); any other filter makes it decode every document of
+the collection in Go, about seven times the cost of that SQLite scan. So on FerretDB every read and
+write of a run is by ``_id`` alone: the compare-and-set compares the document the caller has just
+read, then writes by ``_id``. That is what FerretDB's own ``findAndModify`` does too (it reads, then
+writes, in two SQLite transactions); on MongoDB, where the filter is atomic and cheap, the
+compare-and-set stays in the filter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import json
 from collections.abc import Iterable
@@ -20,10 +30,46 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from kxflow_contracts.runs import RunStatus
+from kxflow_contracts.runs import TERMINAL_STATUSES, RunStatus
 from zap_router.adapters.mongo_indexes import ensure_indexes
 
 DUPLICATE_KEY = 11000
+_MISSING = object()
+
+
+def _path(doc: dict[str, Any], dotted: str) -> Any:
+    value: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def matches(doc: dict[str, Any], expect: dict[str, Any]) -> bool:
+    """Does ``doc`` hold every (dotted path → value) of ``expect``? (equality only, as used here)"""
+    return all(_path(doc, k) == v for k, v in expect.items())
+
+
+def applied(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` after ``update`` (``$set`` and ``$inc`` on dotted paths): the document the server
+    now holds, without reading it back."""
+    out = copy.deepcopy(doc)
+    for op, fields in update.items():
+        if op not in ("$set", "$inc"):
+            raise ValueError(f"unsupported update operator {op}")
+        for dotted, value in fields.items():
+            *parents, leaf = dotted.split(".")
+            target = out
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[leaf] = value if op == "$set" else target.get(leaf, 0) + value
+    return out
+
+
+async def is_ferretdb(db: AsyncDatabase) -> bool:
+    """FerretDB answers ``buildInfo`` with its own version beside the MongoDB one it emulates."""
+    return "ferretdbVersion" in await db.command("buildInfo")
 
 
 class CursorError(ValueError):
@@ -48,11 +94,19 @@ class RunStore:
     """Runs, optionally spread over ``shards`` collections by run id.
 
     One collection (the default) is right for MongoDB. FerretDB 1.24 scans the whole collection for
-    every update, so on FerretDB the router spreads runs over several collections
-    (``ROUTER_RUN_SHARDS``); a run's id names its shard, and listings merge the shards.
+    every read and write but an insert (even by ``_id``, see above), so on FerretDB the router
+    spreads runs over several collections (``ROUTER_RUN_SHARDS``); a run's id names its shard, and
+    listings merge the shards.
     """
 
-    def __init__(self, db: AsyncDatabase, shards: int = 1, name: str = "runs") -> None:
+    def __init__(
+        self, db: AsyncDatabase, shards: int = 1, name: str = "runs", cas_in_filter: bool | None = None
+    ) -> None:
+        """``cas_in_filter``: compare-and-set in the update filter (MongoDB) or on the document just
+        read, writing by ``_id`` (FerretDB); ``None`` asks the server which it is."""
+        self._db = db
+        self._cas_in_filter = cas_in_filter
+        self._ferretdb: bool | None = None
         self._shards = max(1, shards)
         self._cols: list[AsyncCollection] = (
             [db[name]] if self._shards == 1 else [db[f"{name}_{i:02d}"] for i in range(self._shards)]
@@ -67,15 +121,28 @@ class RunStore:
             return self._cols[0]
         return self._cols[int(hashlib.blake2b(run_id.encode(), digest_size=4).hexdigest(), 16) % self._shards]
 
+    async def on_ferretdb(self) -> bool:
+        if self._ferretdb is None:
+            self._ferretdb = await is_ferretdb(self._db)
+        return self._ferretdb
+
+    async def cas_in_filter(self) -> bool:
+        if self._cas_in_filter is None:
+            self._cas_in_filter = not await self.on_ferretdb()
+        return self._cas_in_filter
+
     async def ensure_indexes(self) -> None:
+        """The unique (zap_id, trigger_event_id) everywhere; on MongoDB also the indexes listings and
+        the retention job query by. FerretDB answers no query from a secondary index (it only
+        maintains them, on every insert), so there they would cost insert throughput for nothing."""
+        models = [IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True)]
+        if not await self.on_ferretdb():
+            models += [
+                IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
+                IndexModel([("finished_at", ASCENDING)]),
+            ]
         for col in self._cols:
-            await ensure_indexes(
-                col,
-                [
-                    IndexModel([("zap_id", ASCENDING), ("trigger_event_id", ASCENDING)], unique=True),
-                    IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)]),
-                ],
-            )
+            await ensure_indexes(col, models)
 
     async def insert_new(self, docs: list[dict[str, Any]]) -> tuple[set[str], dict[str, str]]:
         """Insert runs: (ids inserted, {id: reason} for documents the store rejects).
@@ -111,10 +178,11 @@ class RunStore:
             return {d["_id"] for d in docs} - failed, rejected
 
     async def get(self, run_id: str, tenant: str | None = None) -> dict[str, Any] | None:
-        query: dict[str, Any] = {"_id": run_id}
-        if tenant is not None:
-            query["tenant"] = tenant
-        return await self._col(run_id).find_one(query)
+        """A run by id (and of ``tenant`` if given: checked here, the filter stays ``_id`` alone)."""
+        doc = await self._col(run_id).find_one({"_id": run_id})
+        if doc is None or (tenant is not None and doc.get("tenant") != tenant):
+            return None
+        return doc
 
     async def get_many(self, run_ids: Iterable[str], concurrency: int = 16) -> dict[str, dict[str, Any]]:
         """Runs by id, fetched one by one (FerretDB scans the collection for an ``$in`` on ``_id``)."""
@@ -128,12 +196,46 @@ class RunStore:
         return {d["_id"]: d for d in found if d is not None}
 
     async def update_if(
-        self, run_id: str, expect: dict[str, Any], update: dict[str, Any]
+        self,
+        run_id: str,
+        expect: dict[str, Any],
+        update: dict[str, Any],
+        current: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        """Apply ``update`` only if the run still matches ``expect``; the updated run or ``None``."""
-        return await self._col(run_id).find_one_and_update(
-            {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
-        )
+        """Apply ``update`` only if the run still matches ``expect``; the updated run or ``None``.
+
+        ``current`` is the run as the caller just read it: on FerretDB the comparison is made on it
+        (read now if not given) and the write is by ``_id`` alone (see the module docstring).
+        """
+        col = self._col(run_id)
+        if await self.cas_in_filter():
+            return await col.find_one_and_update(
+                {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
+            )
+        doc = current if current is not None else await col.find_one({"_id": run_id})
+        if doc is None or not matches(doc, expect):
+            return None
+        if (await col.update_one({"_id": run_id}, update)).matched_count == 0:
+            return None
+        return applied(doc, update)
+
+    async def delete_finished(self, before: datetime, batch: int = 1000) -> int:
+        """Delete finished runs whose ``finished_at`` is before ``before`` (retention); how many.
+
+        A batch of ids at a time (FerretDB puts every id of a delete into one SQLite statement).
+        """
+        done = [s.value for s in TERMINAL_STATUSES]
+        query = {"finished_at": {"$lt": before}, "status": {"$in": done}}
+        deleted = 0
+        for col in self._cols:
+            while True:
+                ids = [d["_id"] for d in await col.find(query, {"_id": 1}).limit(batch).to_list(None)]
+                if not ids:
+                    break
+                deleted += (await col.delete_many({"_id": {"$in": ids}, **query})).deleted_count
+                if len(ids) < batch:
+                    break
+        return deleted
 
     async def count_outcomes(self, zap_id: str, since: datetime) -> tuple[int, int]:
         """(finished runs that did work, of which failed) for a zap since ``since``."""

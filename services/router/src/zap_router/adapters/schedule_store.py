@@ -33,8 +33,15 @@ class ScheduleStore:
         doc = {"wake_at": wake_at, "kind": "check", "step_id": step_id, "attempt": attempt}
         await self._col.update_one({"_id": run_id}, {"$setOnInsert": doc}, upsert=True)
 
-    async def due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
-        return await self._col.find({"wake_at": {"$lte": now}}).sort("wake_at", 1).limit(limit).to_list(None)
+    async def get(self, run_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": run_id})
+
+    async def due(self, now: datetime, limit: int = 200, kind: str | None = None) -> list[dict[str, Any]]:
+        """Items due at ``now`` (of one ``kind``: ``retry`` or ``check``), earliest first."""
+        query: dict[str, Any] = {"wake_at": {"$lte": now}}
+        if kind is not None:
+            query["kind"] = kind
+        return await self._col.find(query).sort("wake_at", 1).limit(limit).to_list(None)
 
     async def claim(self, item: dict[str, Any], until: datetime) -> dict[str, Any] | None:
         """Move a due item to ``until`` if nobody else did: the replica that wins handles it now,

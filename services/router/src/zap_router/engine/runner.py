@@ -17,15 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent
 from kxflow_contracts.results import ActionResult, ResultStatus
 from kxflow_contracts.runs import TERMINAL_STATUSES, RunEvent, RunStatus, RunTransition
-from kxflow_contracts.runtime.telemetry import continue_trace, current_traceparent
 from zap_router.adapters.metrics import RouterMetrics
-from zap_router.adapters.publisher import Publisher
+from zap_router.adapters.publisher import Publisher, span_traceparent
+from zap_router.adapters.results_progress import Offsets, ResultsProgress
 from zap_router.adapters.run_store import RunStore
 from zap_router.adapters.schedule_store import ScheduleStore
 from zap_router.domain.clock import Clock
@@ -40,6 +41,7 @@ from zap_router.domain.runs import (
     new_run,
     outputs_of,
     plan_step,
+    run_id_for,
 )
 from zap_router.engine.active import ZapVersions
 
@@ -97,7 +99,10 @@ class RunEngine:
         redispatch_after: timedelta = timedelta(minutes=15),
         deadline: timedelta = timedelta(days=1),
         on_run_failed: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        progress: ResultsProgress | None = None,
+        retention: timedelta | None = None,
         chunk: int = 100,
+        inserts_in_flight: int = 2,
         concurrency: int = 16,
         tracer: trace.Tracer | None = None,
     ) -> None:
@@ -114,7 +119,11 @@ class RunEngine:
         self.redispatch_after = redispatch_after
         self.deadline = deadline
         self.on_run_failed = on_run_failed
+        self.progress = progress
+        self._barrier: tuple[datetime, Offsets] | None = None
+        self.retention = retention
         self.chunk = chunk
+        self.inserts_in_flight = max(1, inserts_in_flight)
         self._writers = asyncio.Semaphore(concurrency)  # runs updated at once (FerretDB/SQLite locks)
 
     # ------------------------------------------------------------------ events
@@ -125,55 +134,73 @@ class RunEngine:
         return entry is not None and self.index.wants(tenant, entry.key)
 
     async def on_events(self, events: list[CloudEvent]) -> dict[str, str]:
-        """Create the runs these events start; returns {event id: reason} for events to dead-letter."""
+        """Create the runs these events start; returns {event id: reason} for events to dead-letter.
+
+        A pipeline over chunks of runs: while one chunk is being stored (one ``insert_many``), the
+        next is planned (matched, filtered, rendered); as soon as a chunk is stored its commands and
+        lifecycle events are handed to the producer, and every acknowledgement is awaited before
+        returning. The caller commits the batch's offsets only after that: runs and commands are
+        durable first.
+        """
         now = self.clock.now()
-        docs: list[dict[str, Any]] = []
-        source: dict[str, str] = {}
-        commands: dict[str, Commands] = {}
-        transitions: dict[str, RunEvents] = {}
         poison: dict[str, str] = {}
-        for event in events:
-            entry = self.catalog.by_ce_type(event.type)
-            if entry is None:
-                self.metrics.events_in.labels(event.type, "unknown").inc()
-                continue
-            data = event.data
-            connection = data.get("connection_id") if isinstance(data, dict) else None
-            if not isinstance(connection, str):
-                poison[event.id] = "trigger event data must be an object with a connection_id"
-                continue
-            # One span per event in the trace its producer started (the batch consumer's own span
-            # starts a new trace); runs keep its traceparent so every later step joins the trace.
-            with continue_trace(self.tracer, f"{event.type} process", event.traceparent):
-                matches = self.index.match(event.tenant, entry.key, connection, data)
-                traceparent = current_traceparent() if matches else None
-            self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()
-            if not matches:
-                continue
-            trigger = trigger_context(event.id, event.type, event.time, data)
-            for zap in matches:
-                doc, cmds, evs = self._start(zap, event, trigger, now)
-                doc["traceparent"] = traceparent
-                docs.append(doc)
-                source[doc["_id"]] = event.id
-                commands[doc["_id"]] = cmds
-                transitions[doc["_id"]] = evs
-        traceparents = {d["_id"]: d.get("traceparent") for d in docs}
-        # Store then send, chunk by chunk, so storing a chunk overlaps sending the one before it.
-        inserted: set[str] = set()
-        sends: list[asyncio.Task[None]] = []
+        source: dict[str, str] = {}
+        docs: list[dict[str, Any]] = []
+        stores: list[asyncio.Task[tuple[set[str], list[Any]]]] = []
+        gate = asyncio.Semaphore(self.inserts_in_flight)
+        chunk: list[tuple[dict[str, Any], Commands, RunEvents]] = []
+
+        async def flush() -> None:
+            await gate.acquire()  # back-pressure: planning waits while enough chunks are being stored
+            stores.append(asyncio.create_task(self._store(list(chunk), source, poison, gate)))
+            chunk.clear()
+            await asyncio.sleep(0)  # let the insert go out before planning the next chunk
+
         try:
-            for i in range(0, len(docs), self.chunk):
-                ids, rejected = await self.runs.insert_new(docs[i : i + self.chunk])
-                inserted |= ids
-                for run_id, reason in rejected.items():
-                    poison[source[run_id]] = f"run could not be stored: {reason}"
-                cmds = [c for rid in ids for c in commands[rid]]
-                evs = [e for rid in ids for e in transitions[rid]]
-                traces = {rid: traceparents[rid] for rid in ids}
-                sends.append(asyncio.create_task(self.publisher.send(cmds, evs, traces)))
+            for event in events:
+                entry = self.catalog.by_ce_type(event.type)
+                if entry is None:
+                    self.metrics.events_in.labels(event.type, "unknown").inc()
+                    continue
+                data = event.data
+                connection = data.get("connection_id") if isinstance(data, dict) else None
+                if not isinstance(connection, str):
+                    poison[event.id] = "trigger event data must be an object with a connection_id"
+                    continue
+                matches = self.index.match(event.tenant, entry.key, connection, data)
+                self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()
+                if not matches:
+                    continue
+                # A span for an event that starts runs, in the trace its producer started (the batch
+                # consumer's own span starts a new trace); runs keep its traceparent so every later
+                # step joins it. An event that matches nothing gets no span (most events, cheaply).
+                traceparent = span_traceparent(
+                    self.tracer, f"{event.type} process", event.traceparent, SpanKind.CONSUMER
+                )
+                trigger = trigger_context(event.id, event.type, event.time, data)
+                for zap in matches:
+                    if run_id_for(zap.zap_id, event.id) in source:
+                        continue  # the same event twice in one batch: one run
+                    doc, cmds, evs = self._start(zap, event, trigger, now)
+                    doc["traceparent"] = traceparent
+                    docs.append(doc)
+                    source[doc["_id"]] = event.id
+                    chunk.append((doc, cmds, evs))
+                    if len(chunk) >= self.chunk:
+                        await flush()
+            if chunk:
+                await flush()
         finally:
-            await asyncio.gather(*sends)
+            outcomes = await asyncio.gather(*stores, return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
+        inserted: set[str] = set()
+        pending: list[Any] = []
+        for ids, acks in outcomes:  # type: ignore[misc]
+            inserted |= ids
+            pending += acks
+        await self.publisher.wait(pending)
         existing = [d["_id"] for d in docs if d["_id"] not in inserted and source[d["_id"]] not in poison]
         if existing:
             # A redelivered event (after a crash or rebalance): its command may never have left.
@@ -185,6 +212,33 @@ class RunEngine:
                 if doc["status"] == RunStatus.failed.value:
                     await self._failed(doc)
         return poison
+
+    async def _store(
+        self,
+        chunk: list[tuple[dict[str, Any], Commands, RunEvents]],
+        source: dict[str, str],
+        poison: dict[str, str],
+        gate: asyncio.Semaphore,
+    ) -> tuple[set[str], list[Any]]:
+        """Insert a chunk of new runs (one ``insert_many``, unordered) and hand the records of the
+        runs that were new to the producer; (ids inserted, acknowledgements to await).
+
+        The unique (zap_id, trigger event id) decides duplicates: a run that exists already is a
+        redelivered event and sends nothing here (the caller checks on it).
+        """
+        try:
+            ids, rejected = await self.runs.insert_new([doc for doc, _, _ in chunk])
+        finally:
+            gate.release()
+        for run_id, reason in rejected.items():
+            poison[source[run_id]] = f"run could not be stored: {reason}"
+        new = [item for item in chunk if item[0]["_id"] in ids]
+        acks = await self.publisher.enqueue(
+            [c for _, cmds, _ in new for c in cmds],
+            [e for _, _, evs in new for e in evs],
+            {doc["_id"]: doc.get("traceparent") for doc, _, _ in new},
+        )
+        return ids, acks
 
     def _start(
         self, zap: ActiveZap, event: CloudEvent, trigger: dict[str, Any], now: datetime
@@ -225,24 +279,36 @@ class RunEngine:
     # ------------------------------------------------------------------ results
 
     async def on_results(self, results: list[tuple[ActionResult, int]]) -> None:
-        """Apply results (grouped by run so one run's results apply in order)."""
+        """Apply results (grouped by run so one run's results apply in order).
+
+        Each run is read right before its results are applied (one read and one write per run, both
+        by ``_id``); the commands and lifecycle events of the whole batch are handed to the
+        producer as they come and their acknowledgements awaited once, before the batch commits.
+        """
         groups: dict[str, list[tuple[ActionResult, int]]] = defaultdict(list)
         for result, attempt in results:
             groups[result.run_id].append((result, attempt))
-        runs = await self.runs.get_many(groups)
+        pending: list[Any] = []
 
         async def apply_group(run_id: str, items: list[tuple[ActionResult, int]]) -> None:
             async with self._writers:
-                run = runs.get(run_id)
+                run = await self.runs.get(run_id)
                 for result, attempt in items:
                     if run is None:
                         log.warning("result for unknown run %s (step %s)", run_id, result.step_id)
                         return
-                    run = await self._apply(run, result, attempt)
+                    run = await self._apply(run, result, attempt, pending)
 
-        await asyncio.gather(*(apply_group(rid, items) for rid, items in groups.items()))
+        try:
+            await asyncio.gather(*(apply_group(rid, items) for rid, items in groups.items()))
+        finally:
+            await self.publisher.wait(pending)
 
-    async def _apply(self, run: dict[str, Any], result: ActionResult, attempt: int) -> dict[str, Any] | None:
+    async def _apply(
+        self, run: dict[str, Any], result: ActionResult, attempt: int, pending: list[Any]
+    ) -> dict[str, Any] | None:
+        """Apply one result to ``run`` (as just read); the run afterwards. Records to publish are
+        handed to the producer and their acknowledgements added to ``pending``."""
         sid = result.step_id
         state = run.get("steps", {}).get(sid)
         if (
@@ -364,10 +430,10 @@ class RunEngine:
             # item, if the update below loses, finds the run moved on and is dropped).
             await self.schedule.set(run["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
         expect = {p + "status": StepStatus.running, p + "attempt": attempt}
-        updated = await self.runs.update_if(run["_id"], expect, {"$set": sets})
+        updated = await self.runs.update_if(run["_id"], expect, {"$set": sets}, current=run)
         if updated is None:
             return await self.runs.get(run["_id"])  # another consumer applied it first
-        await self.publisher.send(commands, events, {run["_id"]: run.get("traceparent")})
+        pending += await self.publisher.enqueue(commands, events, {run["_id"]: run.get("traceparent")})
         self._count(updated)
         if updated["status"] == RunStatus.failed.value:
             await self._failed(updated)
@@ -377,10 +443,20 @@ class RunEngine:
 
     async def tick(self, limit: int = 200) -> int:
         """Handle what is due: autoreplay attempts, and steps whose result never came (their
-        command may have been lost in a crash). Returns how many commands were sent."""
+        command may have been lost in a crash). Returns how many commands were sent.
+
+        A check (a step that may never have been sent) is acted on only once every result that
+        was in the results topic when it came due has been applied: a result waiting behind a
+        backlog is not a lost command, and re-sending it would emit the step twice.
+        """
         now = self.clock.now()
         sent = 0
-        for item in await self.schedule.due(now, limit):
+        items = await self.schedule.due(now, limit, kind="retry")
+        checks = await self.schedule.due(now, limit, kind="check")
+        if checks and self.progress is not None:
+            until = await self._results_applied_until(now)
+            checks = [c for c in checks if until is not None and c["wake_at"] <= until]
+        for item in items + checks:
             claimed = await self.schedule.claim(item, now + self.redispatch_after)
             if claimed is None:
                 continue  # another replica took it
@@ -403,7 +479,10 @@ class RunEngine:
                         }
                     }
                     moved = await self.runs.update_if(
-                        run["_id"], {"status": RunStatus.waiting.value, p + "attempt": attempt}, update
+                        run["_id"],
+                        {"status": RunStatus.waiting.value, p + "attempt": attempt},
+                        update,
+                        current=run,
                     )
                     if moved is not None:
                         await self.publisher.send(
@@ -419,7 +498,7 @@ class RunEngine:
                 and state.get("status") == StepStatus.running
                 and state.get("attempt") == attempt
             ):
-                await self.runs.update_if(run["_id"], {}, {"$inc": {p + "redispatches": 1}})
+                await self.runs.update_if(run["_id"], {}, {"$inc": {p + "redispatches": 1}}, current=run)
                 await self.publisher.send(
                     [(state["app"], command_from_state(run, sid, attempt, now, self.deadline))],
                     traces={run["_id"]: run.get("traceparent")},
@@ -429,6 +508,30 @@ class RunEngine:
             else:
                 await self.schedule.done(item["_id"], claimed["wake_at"])
         return sent
+
+    async def _results_applied_until(self, now: datetime) -> datetime | None:
+        """The latest time up to which every produced result has been applied, or ``None`` while
+        the group is still behind the results topic's end as it was when checks came due."""
+        assert self.progress is not None
+        try:
+            if self._barrier is None:
+                self._barrier = (now, await self.progress.end_offsets())
+            at, snapshot = self._barrier
+            if await self.progress.caught_up(snapshot):
+                self._barrier = None
+                return at
+        except Exception as exc:  # a Kafka blip delays checks; retries go on
+            log.warning("results progress unknown (%s); checks wait", exc)
+        return None
+
+    async def expire_runs(self) -> int:
+        """Retention: delete runs that finished more than ``retention`` ago; how many."""
+        if self.retention is None:
+            return 0
+        deleted = await self.runs.delete_finished(self.clock.now() - self.retention)
+        if deleted:
+            log.info("deleted %d runs finished more than %s ago", deleted, self.retention)
+        return deleted
 
     async def _ensure_wake(self, run: dict[str, Any], now: datetime) -> None:
         """Make sure an unfinished run will be looked at again (after a redelivery)."""
@@ -497,7 +600,7 @@ class RunEngine:
         else:
             sets.update({"status": RunStatus.failed.value, "error": plan.error, "finished_at": now})
         updated = await self.runs.update_if(
-            run_id, {"status": run["status"], "updated_at": run["updated_at"]}, update
+            run_id, {"status": run["status"], "updated_at": run["updated_at"]}, update, current=run
         )
         if updated is None:
             raise ReplayRefused(f"run {run_id} changed while replaying; try again")
