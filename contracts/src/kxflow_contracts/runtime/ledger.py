@@ -69,11 +69,23 @@ class ActionLedger:
 
     @contextlib.asynccontextmanager
     async def keep(self, cmd: ActionCommand) -> AsyncIterator[None]:
-        """Renew the lease of a claimed command while the block executes it."""
+        """Renew the lease of a claimed command while the block executes it.
+
+        The renewal is stopped between renewals, never cancelled in the middle of one: cancelling
+        a pymongo operation while it waits in server selection (MongoDB away) can leave the
+        client's topology lock held by nobody on Python 3.11 (``asyncio.wait_for`` returns on the
+        cancellation before its inner wait has re-acquired the lock), and every later operation
+        of the process then hangs. Found by the MongoDB-outage drill once xero-gateway's blocks
+        themselves talked to MongoDB (its write records) and so ended together with renewals.
+        """
+        stop = asyncio.Event()
 
         async def renew() -> None:
             while True:
-                await asyncio.sleep(self._lease.total_seconds() / 3)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._lease.total_seconds() / 3)
+                if stop.is_set():
+                    return
                 try:
                     await self._col.update_one(
                         {"_id": cmd.command_id, "state": "pending"},
@@ -86,9 +98,9 @@ class ActionLedger:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()
+            # shielded: the caller being cancelled (shutdown) must not cancel a renewal mid-call
+            await asyncio.shield(task)
 
     async def claim(self, cmd: ActionCommand, owner: str = "") -> Claim:
         now = _now()
