@@ -52,7 +52,8 @@ ferretdb_dir() {
     local gov
     gov="$(go env GOVERSION 2>/dev/null || echo nogo)"
     printf '%s/ferretdb/%s' "$CACHE" \
-        "$( (cat "$HERE/ferretdb/go.mod" "$HERE/ferretdb/go.sum"; echo "$gov") | sha256sum | cut -c1-16)"
+        "$( (cat "$HERE/ferretdb/go.mod" "$HERE/ferretdb/go.sum" "$HERE/ferretdb/sqlite-id-index.patch"
+            echo "$gov") | sha256sum | cut -c1-16)"
 }
 
 # A cache entry is trusted only if its completion marker exists (written last, after verification,
@@ -101,11 +102,17 @@ fetch_ferretdb() {
     tmp="$(mktemp -d "$CACHE/ferretdb/.tmp.XXXXXX")"
     # Built from the wrapper module deploy/local/ferretdb (main.go embeds FerretDB's library package),
     # never with `go install .../cmd/ferretdb@v1.24.2`: that binary panics at start (build/version
-    # reads a version.txt missing from the module zip; see main.go).
-    if ! (cd "$HERE/ferretdb" &&
-        GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local \
-            GOFLAGS="-mod=readonly -modcacherw -buildvcs=false" CGO_ENABLED=0 \
-            go build -trimpath -o "$tmp/ferretdb" .) >"$tmp/build.log" 2>&1; then
+    # reads a version.txt missing from the module zip; see main.go). The module is vendored into a
+    # copy of the wrapper and sqlite-id-index.patch applied to it (FerretDB's SQLite backend never
+    # used its _id index; the patch says why and what it changes).
+    cp "$HERE/ferretdb"/go.mod "$HERE/ferretdb"/go.sum "$HERE/ferretdb"/main.go "$tmp/"
+    if ! (cd "$tmp" &&
+        export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOTOOLCHAIN=local \
+            GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 &&
+        go mod vendor &&
+        patch -p1 -d vendor/github.com/FerretDB/FerretDB <"$HERE/ferretdb/sqlite-id-index.patch" &&
+        go build -mod=vendor -trimpath -o "$tmp/ferretdb" . &&
+        rm -rf vendor go.mod go.sum main.go) >"$tmp/build.log" 2>&1; then
         tail -n 40 "$tmp/build.log" >&2
         rm -rf "$tmp"
         die "go build of FerretDB failed"
