@@ -11,7 +11,8 @@ the collection in Go, about seven times the cost of that SQLite scan. So on Ferr
 write of a run is by ``_id`` alone: the compare-and-set compares the document the caller has just
 read, then writes by ``_id``. That is what FerretDB's own ``findAndModify`` does too (it reads, then
 writes, in two SQLite transactions); on MongoDB, where the filter is atomic and cheap, the
-compare-and-set stays in the filter.
+compare-and-set stays in the filter. (The FerretDB that deploy/local builds is patched to use its
+``_id`` index, also with conditions beside ``_id``; docs/router.md.)
 """
 
 from __future__ import annotations
