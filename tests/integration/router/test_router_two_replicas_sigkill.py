@@ -149,7 +149,16 @@ async def test_sigkill_one_of_two_replicas_mid_stream(
                 )
                 for i in range(n_events)
             ]
-            await publish_events(kafka_bootstrap, topics.kartra_events, events)
+
+            async def stream() -> None:
+                # A paced stream (40 chunks over ~4 s), so the kill below lands while events are
+                # still arriving: published all at once, the routers finished before the kill.
+                chunk = max(1, n_events // 40)
+                for start in range(0, n_events, chunk):
+                    await publish_events(kafka_bootstrap, topics.kartra_events, events[start : start + chunk])
+                    await asyncio.sleep(0.1)  # pacing the load generator, not waiting on a result
+
+            publishing = asyncio.create_task(stream())
 
             def steps_sent() -> int:
                 return len({(cmd.run_id, cmd.step_id) for _, cmd in gw.received})
@@ -165,6 +174,7 @@ async def test_sigkill_one_of_two_replicas_mid_stream(
             await procs[0].wait()
             at_kill = await runs.count({})
             assert at_kill < n_events, "the kill must happen mid-stream"
+            await publishing
 
             group = f"{topic_prefix}router"
             events_progress = KafkaResultsProgress(kafka_bootstrap, group, topics.kartra_events)
