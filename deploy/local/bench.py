@@ -170,6 +170,25 @@ async def mongo_floor(url: str, n: int, concurrency: int = 16) -> dict[str, floa
     return {"inserts_per_s": n / elapsed, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)}
 
 
+async def id_lookups(url: str) -> str:
+    """How the store answers a filter on ``_id`` plus a condition (the ledgers' and the run store's
+    compare-and-set): from the ``_id`` index, or by scanning (stock FerretDB 1.24; see
+    deploy/local/ferretdb/sqlite-id-index.patch). Asked of the server, so the table says what ran."""
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[Any] = AsyncMongoClient(url)
+    db = client[f"bench_probe_{uuid.uuid4().hex[:8]}"]
+    try:
+        await db["docs"].insert_one({"_id": "a", "state": "pending"})
+        explained = await db.command("explain", {"find": "docs", "filter": {"_id": "a", "state": "pending"}})
+        plan = json.dumps(explained.get("queryPlanner", {}), default=str)
+        indexed = any(s in plan for s in ("USING INDEX", "IDHACK", "IXSCAN", "EXPRESS"))
+        return "_id index used" if indexed else "_id lookups scan"
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
 # -- the benchmark scripts ------------------------------------------------------------------------------
 def run_script(name: str, args: list[str], env: dict[str, str], out_dir: Path, timeout: float) -> dict:
     path = out_dir / f"{name}.json"
@@ -420,7 +439,8 @@ def machine_line(m: dict[str, Any]) -> str:
     return (
         f"{m['date']}, commit {m['commit']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, "
         f"{m['os']}, Python {m['python']}, Kafka {m['kafka']} (KRaft, one node), FerretDB {m['ferretdb']} "
-        f"(SQLite); load average {m['load_average_start'][0]} at the start, "
+        f"(SQLite, {m.get('id_lookups', '_id lookups not probed')}); "
+        f"load average {m['load_average_start'][0]} at the start, "
         f"{m['load_average_end'][0]} at the end; {m['mode']} run, {m['seconds']:.0f} s"
     )
 
@@ -471,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         "kafka": asyncio.run(kafka_floor(infra["KAFKA_BOOTSTRAP_SERVERS"], n_kafka)),
         "mongo": asyncio.run(mongo_floor(infra["MONGODB_URL"], n_mongo)),
     }
+    results["machine"]["id_lookups"] = asyncio.run(id_lookups(infra["MONGODB_URL"]))
     out_dir = args.json.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     results["services"] = {}
