@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -303,6 +304,18 @@ class Drill:
             if len(items) < 100:
                 return out
             page += 1
+
+    async def write_guard_counts(self) -> dict[str, float]:
+        """xero-gateway's ``xero_write_guard_total`` by outcome, summed over its replicas (what
+        happened to writes whose outcome was unknown past Xero's Idempotency-Key window)."""
+        counts: dict[str, float] = {}
+        for name in self.system.names:
+            if not name.startswith("xero-gateway"):
+                continue
+            text = (await self.http.get(f"{self.url(name)}/metrics")).text
+            for m in re.finditer(r'^xero_write_guard_total\{outcome="(\w+)"\} (\S+)$', text, re.MULTILINE):
+                counts[m.group(1)] = counts.get(m.group(1), 0.0) + float(m.group(2))
+        return counts
 
     async def dlq_records(self) -> int:
         return await dlq_records(self.system.kafka_bootstrap, self.system.prefix)
