@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -27,7 +26,7 @@ from kartra_gateway.usecases.execute import CommandExecutor
 from kartra_gateway.usecases.intake import Intake
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
-from kxflow_contracts.runtime.http import health_router
+from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
@@ -96,17 +95,10 @@ def create_app(
             if mongo_client is None:
                 await mongo.close()
 
-    async def mongo_ready() -> Any:
-        return await mongo.admin.command("ping")
-
-    async def kafka_ready() -> Any:
-        if not await broker.ping(timeout=2.0):
-            raise ConnectionError("Kafka not reachable")
-        return True
-
     app = FastAPI(title="kxflow kartra-gateway", version="1.0.0", lifespan=lifespan)
     tenant = bearer_tenant(lambda: settings.api_tokens)
-    app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready, "kafka": kafka_ready}))
+    checks = {"mongodb": mongo_check(mongo), "kafka": kafka_check(broker)}
+    app.include_router(health_router(metrics.registry, checks))
     webhooks = Webhooks(intake, metrics, tracer)
     app.include_router(webhook_router(webhooks))
     app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))

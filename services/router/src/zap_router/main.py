@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from kxflow_contracts.catalog import CATALOG, Catalog
-from kxflow_contracts.runtime.http import health_router
+from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
@@ -193,15 +193,8 @@ def create_app(
     app.state.broker = broker
     app.state.metrics = metrics
 
-    async def mongo_ping() -> object:
-        return await mongo.admin.command("ping")
-
-    async def kafka_ping() -> object:
-        if not await broker.ping(timeout=2.0):
-            raise ConnectionError("kafka unreachable")
-        return True
-
-    app.include_router(health_router(metrics.registry, {"mongodb": mongo_ping, "kafka": kafka_ping}))
+    checks = {"mongodb": mongo_check(mongo), "kafka": kafka_check(broker)}
+    app.include_router(health_router(metrics.registry, checks))
     app.include_router(http_zaps.router)
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)

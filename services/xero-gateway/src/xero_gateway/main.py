@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
-from kxflow_contracts.runtime.http import health_router
+from kxflow_contracts.runtime.http import health_router, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
@@ -201,10 +201,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         )
     )
 
-    async def mongo_ready() -> None:
-        await db.command("ping")
-
-    app.include_router(health_router(metrics.registry, {"mongodb": mongo_ready}))
+    app.include_router(health_router(metrics.registry, {"mongodb": mongo_check(db)}))
     instrument_app(app, provider)
     watch_consumer_lag(
         app,
