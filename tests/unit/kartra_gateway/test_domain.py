@@ -142,3 +142,9 @@ def test_every_catalog_example_validates_against_its_output_model(entry) -> None
             assert node is not None, (entry.key, path)
     if not entry.available:
         assert entry.unavailable_reason
+
+
+def test_php_form_lists_only_from_ascii_digit_keys() -> None:
+    """Found by hypothesis: "¹".isdigit() is True but int("¹") raises (a 500 on a webhook)."""
+    assert php_form.decode("a[1]=x&a[0]=y") == {"a": ["y", "x"]}
+    assert php_form.decode("a[%C2%B9]=x") == {"a": {"¹": "x"}}

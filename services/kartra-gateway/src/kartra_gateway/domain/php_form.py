@@ -47,7 +47,8 @@ def encode(data: Mapping[str, Any]) -> str:
 def _listify(node: Any) -> Any:
     if isinstance(node, dict):
         node = {k: _listify(v) for k, v in node.items()}
-        if node and all(k.isdigit() for k in node):
+        # ASCII digits only, as PHP: str.isdigit() is also true for "¹", which int() refuses.
+        if node and all(k.isascii() and k.isdigit() for k in node):
             return [node[k] for k in sorted(node, key=int)]
     return node
 
