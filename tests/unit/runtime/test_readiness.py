@@ -7,6 +7,7 @@ import socket
 import time
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
@@ -35,3 +36,9 @@ async def test_readyz_is_503_within_the_check_timeout_when_mongo_is_unreachable(
         assert elapsed < 5, elapsed
     finally:
         await mongo.close()
+
+
+@pytest.mark.mongo
+async def test_the_mongo_check_works_on_a_client_and_on_a_database(mongo_client, mongo_db_name) -> None:
+    assert (await mongo_check(mongo_client)())["ok"] == 1
+    assert (await mongo_check(mongo_client[mongo_db_name])())["ok"] == 1

@@ -21,7 +21,8 @@ CHECK_TIMEOUT_S = 2.0
 
 def mongo_check(db: Any, timeout: float = CHECK_TIMEOUT_S) -> ReadinessCheck:
     """``ping`` on ``db`` (a database or a client), bounded by PyMongo's own timeout."""
-    command = db.admin.command if hasattr(db, "admin") else db.command
+    # A database answers any attribute with a collection of that name, so ask for the client.
+    command = db.admin.command if isinstance(db, pymongo.AsyncMongoClient) else db.command
 
     async def check() -> object:
         with pymongo.timeout(timeout):
