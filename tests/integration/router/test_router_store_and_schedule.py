@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
-from router_harness import ACME, publish_events, trigger_event
+from router_harness import ACME, publish_events, read_all, trigger_event
 from waiting import wait_for
 
 from zap_router.adapters.results_progress import KafkaResultsProgress
@@ -81,6 +81,13 @@ async def test_a_batch_is_stored_in_chunks_once_and_a_redelivered_batch_creates_
     # Each redelivered run is watched in case its command was lost; none is sent again now.
     assert await engine.schedule.get(run_id_for(zap_id, "evt-7")) is not None
     assert len(router.gateway.commands()) == 30
+    # Its lifecycle events may never have left either (a crash between insert and publish): they
+    # are published again with the same ce_ids, so a consumer deduping by ce_id sees each once.
+    topics = router.services.settings.topics
+    records = await read_all(router.services.settings.kafka_bootstrap_servers, topics.runs, expect=60)
+    headers = [{k: v.decode() for k, v in r.headers} for r in records]
+    started = [h["ce_id"] for h in headers if h["ce_type"] == "kxflow.run.started.v1"]
+    assert len(started) == 60 and len(set(started)) == 30, (len(started), len(set(started)))
 
 
 async def test_a_lost_send_is_sent_again_only_once_results_are_applied(router):

@@ -149,6 +149,7 @@ class RunEngine:
         stores: list[asyncio.Task[tuple[set[str], list[Any]]]] = []
         gate = asyncio.Semaphore(self.inserts_in_flight)
         chunk: list[tuple[dict[str, Any], Commands, RunEvents]] = []
+        lifecycle: dict[str, RunEvents] = {}  # run id -> the lifecycle events its start publishes
 
         async def flush() -> None:
             await gate.acquire()  # back-pressure: planning waits while enough chunks are being stored
@@ -185,6 +186,7 @@ class RunEngine:
                     doc["traceparent"] = traceparent
                     docs.append(doc)
                     source[doc["_id"]] = event.id
+                    lifecycle[doc["_id"]] = evs
                     chunk.append((doc, cmds, evs))
                     if len(chunk) >= self.chunk:
                         await flush()
@@ -203,8 +205,15 @@ class RunEngine:
         await self.publisher.wait(pending)
         existing = [d["_id"] for d in docs if d["_id"] not in inserted and source[d["_id"]] not in poison]
         if existing:
-            # A redelivered event (after a crash or rebalance): its command may never have left.
-            for run in (await self.runs.get_many(existing)).values():
+            # A redelivered event (after a crash or rebalance): its command may never have left, and
+            # neither may its lifecycle events (a crash between the insert and the publish). Those
+            # are published again: their ce_ids are deterministic, so runs.v1 consumers, who dedupe
+            # by ce_id, see each transition once; the command is left to the check (_ensure_wake).
+            runs = await self.runs.get_many(existing)
+            again = [e for run_id in existing if run_id in runs for e in lifecycle[run_id]]
+            traces = {run_id: run.get("traceparent") for run_id, run in runs.items()}
+            await self.publisher.wait(await self.publisher.enqueue([], again, traces))
+            for run in runs.values():
                 await self._ensure_wake(run, now)
         for doc in docs:
             if doc["_id"] in inserted:
