@@ -248,3 +248,38 @@ async def test_redelivered_event_creates_nothing_new(router):
     listing = (await router.http.get("/v1/runs", params={"zap_id": zap["id"]}, headers=ACME)).json()
     assert len(listing["items"]) == 2
     assert len(router.gateway.commands()) == 2
+
+
+async def test_a_result_whose_run_write_fails_is_announced_before_and_applied_once(router):
+    """The store fails at the run write (a crash there): the step's lifecycle events are already on
+    runs.v1, the redelivered result applies, and the events carry the same ce_ids both times."""
+    from pymongo.errors import AutoReconnect
+
+    router.gateway.responders["xero.contact.find_or_create"] = ok({"ContactID": "C-9"})
+    zap = await create_zap(router, {**THREE_STEPS, "steps": THREE_STEPS["steps"][:1]})
+    runs = router.services.engine.runs
+    real, failed = runs.update_if, []
+
+    async def fail_once(*args: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(True)
+            raise AutoReconnect("store went away at the run write")
+        return await real(*args, **kwargs)
+
+    runs.update_if = fail_once
+    try:
+        await send(router, "evt-crash")
+        run = await run_of(router, zap["id"], "evt-crash", "succeeded")
+    finally:
+        runs.update_if = real
+    assert failed
+    topics = router.services.settings.topics
+    records = await read_all(router.services.settings.kafka_bootstrap_servers, topics.runs, expect=4)
+    headers = [
+        {k: v.decode() for k, v in r.headers} for r in records if record_json(r)["run_id"] == run["id"]
+    ]
+    step_done = [h["ce_id"] for h in headers if h["ce_type"] == "kxflow.run.step_done.v1"]
+    finished = [h["ce_id"] for h in headers if h["ce_type"] == "kxflow.run.finished.v1"]
+    assert len(step_done) == 2 and len(set(step_done)) == 1, step_done  # announced, then again
+    assert len(finished) == 2 and len(set(finished)) == 1, finished
+    assert len(router.gateway.commands()) == 1

@@ -438,11 +438,19 @@ class RunEngine:
             # Scheduled before the run says "waiting": a waiting run always has its retry (a stray
             # item, if the update below loses, finds the run moved on and is dropped).
             await self.schedule.set(run["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
+        traces = {run["_id"]: run.get("traceparent")}
+        # The transition's lifecycle events are acknowledged before the run is written: once the
+        # write is in, a redelivered result finds the step applied and publishes nothing, so a crash
+        # between the write and a later publish would lose them from runs.v1. Published first, a
+        # crash before the write makes the redelivered result apply and publish them again with the
+        # same deterministic ce_ids (runs.v1 consumers dedupe by ce_id).
+        await self.publisher.wait(await self.publisher.enqueue([], events, traces))
         expect = {p + "status": StepStatus.running, p + "attempt": attempt}
         updated = await self.runs.update_if(run["_id"], expect, {"$set": sets}, current=run)
         if updated is None:
             return await self.runs.get(run["_id"])  # another consumer applied it first
-        pending += await self.publisher.enqueue(commands, events, {run["_id"]: run.get("traceparent")})
+        # The next step's command after the write: a lost one is recovered by the run's check.
+        pending += await self.publisher.enqueue(commands, [], traces)
         self._count(updated)
         if updated["status"] == RunStatus.failed.value:
             await self._failed(updated)
