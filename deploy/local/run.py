@@ -85,6 +85,10 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nstopping kxflow…", flush=True)
     finally:
+        # A second Ctrl-C (or make forwarding the first) must not cut the shutdown short and leave
+        # Kafka and FerretDB running: stopping ignores further interrupts (it is bounded anyway).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sup.stop_all()
         if not was_up and not args.keep_infra:
             infra("down")
