@@ -1,4 +1,4 @@
-"""A lean CloudEvent producer for hot paths: aiokafka straight, one producer span per record.
+"""A lean CloudEvent producer for hot paths: aiokafka straight, one producer span per call.
 
 ``KafkaBroker.publish`` runs every record through FastStream's publish middlewares (its
 OpenTelemetry middleware among them); on the webhook intake path that was a quarter of the
