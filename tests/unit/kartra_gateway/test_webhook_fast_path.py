@@ -101,3 +101,20 @@ def test_the_routes_stay_documented() -> None:
     paths = json.loads(json.dumps(routes.openapi()))["paths"]
     assert "post" in paths["/v1/webhooks/kartra/{connection_id}/{secret}"]
     assert "post" in paths["/v1/ipn/kartra/{connection_id}"]
+
+
+async def test_a_sender_that_disconnects_mid_body_gets_nothing_processed() -> None:
+    _, fast, intake = _apps()
+    first = {"type": "http.request", "body": b'{"lead": ', "more_body": True}
+    messages = [first, {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/ipn/kartra/conn-1", "headers": []}
+    await fast(scope, receive, send)
+    assert intake.seen == [] and sent == []

@@ -145,7 +145,10 @@ class WebhookFastPath:
         headers = {k: v for k, v in scope["headers"] if k in (b"content-type", b"traceparent")}
         ctype = headers.get(b"content-type", b"").decode("latin-1")
         traceparent = headers[b"traceparent"].decode("latin-1") if b"traceparent" in headers else None
-        body = await _read_body(receive, MAX_WEBHOOK_BODY_BYTES)
+        try:
+            body = await _read_body(receive, MAX_WEBHOOK_BODY_BYTES)
+        except ClientGone:
+            return  # a truncated delivery is never processed; nobody is waiting for its answer
 
         async def respond(answer: Answer) -> None:
             payload = json.dumps(answer.body, separators=(",", ":")).encode()
@@ -160,15 +163,19 @@ class WebhookFastPath:
         await self._webhooks.answer(channel, match.groupdict(), body, ctype, traceparent, respond)
 
 
+class ClientGone(Exception):
+    """The sender disconnected before its body was complete."""
+
+
 async def _read_body(receive: Any, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is longer than ``limit`` (the rest is not kept)."""
+    """The request body, or None when it is longer than ``limit`` (the rest is read, not kept)."""
     chunks: list[bytes] = []
     size = 0
     too_large = False
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
