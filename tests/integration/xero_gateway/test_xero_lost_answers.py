@@ -79,14 +79,19 @@ async def _guard_counts(url: str) -> dict[str, float]:
     }
 
 
+async def _short_window_gateway(start_gateway: Any, xero_sandbox: Any) -> tuple[Any, str, Org]:
+    """A gateway connected to the sandbox, whose Idempotency-Key window is shortened (test clock)."""
+    xero_sandbox.sandbox.config.idempotency_window = SANDBOX_KEY_WINDOW
+    app, url = await start_gateway(**FAST)
+    await connect_all(url)
+    return app, url, xero_sandbox.org("Acme AU")
+
+
 async def test_lost_invoice_answer_retried_after_the_window_is_found_not_created_again(
     start_gateway, xero_sandbox, kafka_bootstrap, topic_prefix
 ) -> None:
     sandbox = xero_sandbox.sandbox
-    sandbox.config.idempotency_window = SANDBOX_KEY_WINDOW
-    app, url = await start_gateway(**FAST)
-    await connect_all(url)
-    org = xero_sandbox.org("Acme AU")
+    app, url, org = await _short_window_gateway(start_gateway, xero_sandbox)
     contact = _contact(org)
     _lose_answer(sandbox, "/Invoices")
     topics = Topics(topic_prefix)
@@ -122,10 +127,7 @@ async def test_lost_payment_answer_retried_after_the_window_is_found_not_paid_tw
     start_gateway, xero_sandbox
 ) -> None:
     sandbox = xero_sandbox.sandbox
-    sandbox.config.idempotency_window = SANDBOX_KEY_WINDOW
-    app, url = await start_gateway(**FAST)
-    await connect_all(url)
-    org = xero_sandbox.org("Acme AU")
+    app, url, org = await _short_window_gateway(start_gateway, xero_sandbox)
     invoice = accounting.create(
         org, RESOURCES["Invoices"], {"Type": "ACCREC", **_invoice_input(_contact(org), "p")}
     )
@@ -179,10 +181,7 @@ async def test_an_identical_command_never_adopts_a_record_another_one_owns(
     first send timed out without being performed; B's lookup finds A's invoice, which is claimed,
     so B creates its own."""
     sandbox = xero_sandbox.sandbox
-    sandbox.config.idempotency_window = SANDBOX_KEY_WINDOW
-    app, url = await start_gateway(**FAST)
-    await connect_all(url)
-    org = xero_sandbox.org("Acme AU")
+    app, url, org = await _short_window_gateway(start_gateway, xero_sandbox)
     inp = _invoice_input(_contact(org), "same")
     _lose_answer(sandbox, "/Invoices")
     a = await app.state.executor.handle(_cmd("xero.sales_invoice.create", inp))
@@ -199,10 +198,7 @@ async def test_a_write_without_lookup_fails_outcome_unknown_and_is_not_sent_agai
     start_gateway, xero_sandbox
 ) -> None:
     sandbox = xero_sandbox.sandbox
-    sandbox.config.idempotency_window = SANDBOX_KEY_WINDOW
-    app, url = await start_gateway(**FAST)
-    await connect_all(url)
-    org = xero_sandbox.org("Acme AU")
+    app, url, org = await _short_window_gateway(start_gateway, xero_sandbox)
     invoice = accounting.create(
         org, RESOURCES["Invoices"], {"Type": "ACCREC", **_invoice_input(_contact(org), "e")}
     )
@@ -231,10 +227,7 @@ async def test_a_write_without_lookup_fails_outcome_unknown_and_is_not_sent_agai
 
 async def test_a_repeatable_update_is_simply_sent_again_after_the_window(start_gateway, xero_sandbox) -> None:
     sandbox = xero_sandbox.sandbox
-    sandbox.config.idempotency_window = SANDBOX_KEY_WINDOW
-    app, url = await start_gateway(**FAST)
-    await connect_all(url)
-    org = xero_sandbox.org("Acme AU")
+    app, url, org = await _short_window_gateway(start_gateway, xero_sandbox)
     invoice = accounting.create(
         org, RESOURCES["Invoices"], {"Type": "ACCREC", **_invoice_input(_contact(org), "u")}
     )
