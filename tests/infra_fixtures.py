@@ -107,15 +107,12 @@ class ContainerInfra:
         return self.urls[component]
 
     def _start_kafka(self) -> str:
-        import socket
-
+        from free_ports import free_port
         from testcontainers.core.container import DockerContainer
 
         # The advertised listener must be reachable from the host, so the container listens on the
         # same port number that is bound on the host (assumes a local Docker daemon).
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         container = (
             DockerContainer(KAFKA_IMAGE)
             .with_bind_ports(port, port)

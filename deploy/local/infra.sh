@@ -139,6 +139,17 @@ running_pid() {
     printf '%s' "$pid"
 }
 
+# Just launched by us: alive and not a zombie. Unlike running_pid this does not look for the state
+# directory in the command line, which a freshly forked child does not show until it has exec'd
+# (on a busy machine the first check can come before that, which was taken for a death at startup).
+launched_alive() {
+    local pid state
+    pid="$(cat "$1/pid" 2>/dev/null)" || return 1
+    [[ -n "$pid" ]] || return 1
+    state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+    [[ -n "$state" && "$state" != Z ]]
+}
+
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 probe() { "$PYTHON" "$HERE/probe.py" "$1" "$HOST:$2" >/dev/null 2>&1; }
@@ -146,7 +157,7 @@ probe() { "$PYTHON" "$HERE/probe.py" "$1" "$HOST:$2" >/dev/null 2>&1; }
 wait_ready() { # name sdir port logfile
     local name="$1" sdir="$2" port="$3" logf="$4" deadline=$((SECONDS + TIMEOUT))
     while ((SECONDS < deadline)); do
-        if ! running_pid "$sdir" >/dev/null; then
+        if ! launched_alive "$sdir"; then
             log "$name process died during startup; last lines of $logf:"
             tail -n 40 "$logf" >&2 || true
             die "$name failed to start"

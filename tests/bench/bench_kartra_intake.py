@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import time
@@ -29,14 +28,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.fernet import Fernet
 from pymongo import AsyncMongoClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: free_ports
+
+from free_ports import free_port
+
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 MONGO = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27027/?directConnection=true")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _payload(i: int) -> bytes:
@@ -97,7 +94,7 @@ async def _drive(n: int, concurrency: int, one) -> tuple[float, list[float]]:  #
 
 async def main(n: int, concurrency: int) -> dict[str, float]:
     uid = "b" + uuid.uuid4().hex[:7]
-    port = _port()
+    port = free_port()
     env = {
         **os.environ,
         "KARTRA_GW_KAFKA_BOOTSTRAP_SERVERS": KAFKA,

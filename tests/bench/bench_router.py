@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,10 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: free_ports
+
+from free_ports import free_port
 
 from kxflow_contracts.catalog import CATALOG
 from kxflow_contracts.envelope import CloudEvent, encode
@@ -58,12 +61,6 @@ from zap_router.engine.zaps import ZapService
 TRIGGER = "kartra.product.purchased"
 CONNECTION = "kartra-main"
 PARTITIONS = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def zap_spec(product: str) -> ZapSpec:
@@ -268,7 +265,7 @@ async def main(args: argparse.Namespace) -> int:
     await broker.stop()
 
     # ---- start the router process
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ROUTER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,

@@ -72,11 +72,6 @@ class PrivateInfra:
 
     def up(self, component: str = "all") -> None:
         proc = self._run("up", component)
-        if proc.returncode != 0 and not self._started_once:
-            # Seen once on a busy machine: FerretDB died at its first start on a fresh port with an
-            # empty log (a port picked by free_port() taken again in between). Once, on new ports.
-            self.kafka_port, self.controller_port, self.mongo_port = free_port(), free_port(), free_port()
-            proc = self._run("up", component)
         if proc.returncode != 0:
             raise InfraError(f"infra.sh up {component} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         self._started_once = True

@@ -3,27 +3,21 @@ PyMongo's own timeout, not by cancelling the call (which can wedge the client; r
 
 from __future__ import annotations
 
-import socket
 import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from free_ports import free_port  # nothing listens on it
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from kxflow_contracts.runtime.http import health_router, mongo_check
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket is closed
-
-
 async def test_readyz_is_503_within_the_check_timeout_when_mongo_is_unreachable() -> None:
     # Server selection alone would wait 30 s; the check's own 0.5 s bound must win.
-    mongo = AsyncMongoClient(f"mongodb://127.0.0.1:{_closed_port()}/", serverSelectionTimeoutMS=30_000)
+    mongo = AsyncMongoClient(f"mongodb://127.0.0.1:{free_port()}/", serverSelectionTimeoutMS=30_000)
     app = FastAPI()
     app.include_router(health_router(CollectorRegistry(), {"mongodb": mongo_check(mongo, timeout=0.5)}))
     try:
