@@ -187,9 +187,12 @@ def services(
         ("xero-gateway", "xero_gateway", "XERO_GW_", xero_env),
         ("router", "zap_router", "ROUTER_", router_env),
     ):
-        for i, name in enumerate(_replica_names(kind, replicas.get(kind, 1))):
+        count = replicas.get(kind, 1)
+        # As the Helm chart does: replicated gateways count their upstream limits together.
+        shared = {"SHARED_RATE_LIMITS": "true"} if count > 1 and kind != "router" else {}
+        for i, name in enumerate(_replica_names(kind, count)):
             p = port(name, kind, i)
-            out.append(Service(name, kind, module, p, prefix_, {**env, "HTTP_PORT": str(p)}))
+            out.append(Service(name, kind, module, p, prefix_, {**env, **shared, "HTTP_PORT": str(p)}))
     for svc in out:
         svc.env.update(extra_env.get("*", {}) if not svc.sandbox else {})
         svc.env.update(extra_env.get(svc.kind, {}))

@@ -259,6 +259,16 @@ def test_router_finds_the_gateways_by_their_service_names(rendered: dict[str, li
         assert services[host] == int(port)
 
 
+def test_replicated_gateways_share_their_rate_limits(rendered: dict[str, list[Manifest]]) -> None:
+    """Two or more replicas by default: each gateway counts its upstream limits across all of them."""
+    for dep in by_kind(rendered["default"], "Deployment").values():
+        component = _component(dep)
+        if component not in GATEWAYS:
+            continue
+        env = {e["name"]: e.get("value") for e in _container(dep)["env"]}
+        assert env[f"{SERVICES[component][1]}SHARED_RATE_LIMITS"] == "true"
+
+
 def test_every_service_env_uses_its_own_prefix(rendered: dict[str, list[Manifest]]) -> None:
     for dep in by_kind(rendered["default"], "Deployment").values():
         prefix = SERVICES[_component(dep)][1]

@@ -86,12 +86,13 @@ async def start_gateway(
 ) -> AsyncIterator[Callable[..., Any]]:
     async with AsyncExitStack() as stack:
 
-        async def start(**changes: Any) -> tuple[Any, str]:
+        async def start(app_overrides: dict[str, Any] | None = None, **changes: Any) -> tuple[Any, str]:
+            """``changes``: settings; ``app_overrides``: ``create_app``'s (e.g. a shared ``clock``)."""
             from asgi_server import free_port
 
             port = free_port()
             settings = gateway_settings(public_url=f"http://127.0.0.1:{port}", **changes)
-            app = create_app(settings)
+            app = create_app(settings, **(app_overrides or {}))
             url = await stack.enter_async_context(serve(app, port=port))
             return app, url
 

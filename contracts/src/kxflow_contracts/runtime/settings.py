@@ -35,11 +35,16 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     service_name: str = "kxflow"
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    topic_prefix: str = DEFAULT_PREFIX
-    topic_partitions: int = 12
-    ensure_topics: bool = True
-    mongodb_url: str = "mongodb://127.0.0.1:27027/?directConnection=true"
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:19092", description="Kafka brokers")
+    topic_prefix: str = Field(default=DEFAULT_PREFIX, description="prefix of every topic name (DESIGN §2)")
+    topic_partitions: int = Field(default=12, description="partitions when the service creates a topic")
+    ensure_topics: bool = Field(
+        default=True,
+        description="create missing topics at start (off when topics are managed, e.g. Strimzi KafkaTopic)",
+    )
+    mongodb_url: str = Field(
+        default="mongodb://127.0.0.1:27027/?directConnection=true", description="MongoDB (or FerretDB) URL"
+    )
     mongodb_database: str = ""
     # NoDecode: env value "token:tenant,..." (or JSON) is parsed by the validator, not as JSON first.
     api_tokens: Annotated[dict[str, str], NoDecode] = Field(
@@ -49,10 +54,14 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation)",
     )
-    otlp_endpoint: str | None = None
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (e.g. `http://otel-collector:4318/v1/traces`); "
+        "unset = no export",
+    )
     log_level: str = "INFO"
-    log_json: bool = True
-    http_host: str = "127.0.0.1"
+    log_json: bool = Field(default=True, description="JSON lines (false: console format for development)")
+    http_host: str = Field(default="127.0.0.1", description="listen address (`0.0.0.0` in containers)")
     http_port: int = 8000
 
     @field_validator("api_tokens", mode="before")

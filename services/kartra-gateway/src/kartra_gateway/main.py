@@ -34,6 +34,7 @@ from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.metrics import dead_letter_counter
 from kxflow_contracts.runtime.producer import CloudEventProducer
 from kxflow_contracts.runtime.secrets import SecretBox
+from kxflow_contracts.runtime.shared_limits import SharedRateLimits
 from kxflow_contracts.runtime.telemetry import instrument_app, instrument_httpx_client, make_tracer_provider
 
 
@@ -61,7 +62,13 @@ def create_app(
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
         on_dead_letter=dead_letter_counter(metrics.registry),
     )
-    limiter = limiter or AppRateLimiter(settings.kartra_rate_per_second, settings.kartra_rate_burst)
+    shared_limits = SharedRateLimits(db["shared_limits"]) if settings.shared_rate_limits else None
+    limiter = limiter or AppRateLimiter(
+        settings.kartra_rate_per_second,
+        settings.kartra_rate_burst,
+        shared=shared_limits,
+        shared_limit=settings.kartra_shared_calls_per_second,
+    )
     client = KartraClient(http, settings.kartra_api_url, limiter, backoff_429=settings.kartra_backoff_seconds)
     connections = ConnectionRepository(
         db["connections"], SecretBox(settings.secret_keys), settings.connection_cache_ttl_seconds
@@ -83,6 +90,8 @@ def create_app(
         if settings.ensure_topics:
             await ensure_topics(settings.kafka_bootstrap_servers, topics.specs(settings.topic_partitions))
         await connections.init()
+        if shared_limits is not None:
+            await shared_limits.ensure_indexes()
         await producer.start()
         await broker.start()
         try:

@@ -21,6 +21,14 @@ class GatewaySettings(ServiceSettings):
     kartra_api_url: str = "https://app.kartra.com/api"
     kartra_rate_per_second: float = Field(default=16.0, description="Calls/s per Kartra App (limit: 20)")
     kartra_rate_burst: int = 2
+    shared_rate_limits: bool = Field(
+        default=False,
+        description="Also count each App's calls across every replica, through MongoDB "
+        "(runtime.shared_limits; the Helm chart, which runs two or more replicas, turns it on)",
+    )
+    kartra_shared_calls_per_second: int = Field(
+        default=18, description="Calls per App in any 1.1 s across replicas, when shared (limit: 20/s)"
+    )
     kartra_backoff_seconds: float = Field(default=1.0, description="Wait after a 429 (Kartra: 1 s)")
     kartra_timeout_seconds: float = 20.0
     dedupe_window_seconds: float = Field(

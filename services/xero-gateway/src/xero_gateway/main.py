@@ -23,6 +23,7 @@ from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
 from kxflow_contracts.runtime.secrets import SecretBox
+from kxflow_contracts.runtime.shared_limits import SharedRateLimits
 from kxflow_contracts.runtime.telemetry import (
     instrument_app,
     instrument_httpx_client,
@@ -89,6 +90,9 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
             settings.per_minute, settings.per_day, settings.concurrent, settings.window_margin_seconds
         ),
         AppBudget(settings.app_per_minute, settings.window_margin_seconds),
+        SharedRateLimits(db["shared_limits"], now=clock.common, sleep=clock.sleep)
+        if settings.shared_rate_limits
+        else None,
     )
     api = XeroApi(http, settings.api_base_url, scheduler, tokens, settings.max_attempts)
     from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -166,6 +170,8 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
             await ensure_topics(
                 settings.kafka_bootstrap_servers, settings.topics.specs(settings.topic_partitions)
             )
+        if scheduler.shared is not None:
+            await scheduler.shared.ensure_indexes()
         for conn in await repos.list():
             if conn.daily_limit:
                 scheduler.budget(conn.xero_tenant_id).set_daily_limit(conn.daily_limit)

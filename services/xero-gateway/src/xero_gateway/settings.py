@@ -45,6 +45,12 @@ class XeroGatewaySettings(ServiceSettings):
     per_day: int = 5000
     concurrent: int = 5
     app_per_minute: int = 10_000
+    shared_rate_limits: bool = Field(
+        default=False,
+        description="Also count every organisation's and the app's calls across all replicas, "
+        "through MongoDB (runtime.shared_limits; the Helm chart, which runs two or more replicas, "
+        "turns it on)",
+    )
     window_margin_seconds: float = Field(default=1.0, description="Safety margin on the rolling minute")
     clock_speed: float = Field(default=1.0, description="Tests: run rate-limit windows faster than real time")
     http_timeout_seconds: float = 30.0

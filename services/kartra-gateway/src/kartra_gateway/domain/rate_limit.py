@@ -6,8 +6,10 @@ land in any one-second window, so the defaults (16/s, burst 2 → at most 18) st
 with room for network jitter compressing the gaps. Reservations queue in order: every caller is
 told the exact moment its slot comes, and no two callers get the same slot.
 
-A 429 still happens when several processes share one App; :meth:`penalize` then holds every
-caller of that App back for the back-off Kartra asks for ("wait 1 s and retry").
+This schedule is one process's; replicas sharing an App also share its rule in
+``runtime.shared_limits`` (``KARTRA_GW_SHARED_RATE_LIMITS``). Should a 429 come anyway (another
+client of the App), :meth:`penalize` holds every caller of that App in this process back for the
+back-off Kartra asks for ("wait 1 s and retry").
 """
 
 from __future__ import annotations

@@ -29,6 +29,12 @@ class Clock:
         """Unix time on this clock (token expiry runs on it, as it does in the sandbox)."""
         return self._wall_origin + self.now()
 
+    def common(self) -> float:
+        """Virtual seconds on a scale every process agrees on (Unix time × speed), unlike ``now``
+        and ``wall``, which count from this process's start: replicas compare their rate-limit
+        claims on it (``runtime.shared_limits``)."""
+        return time.time() * self.speed
+
     def real(self, virtual_seconds: float) -> float:
         return max(0.0, virtual_seconds) / self.speed
 

@@ -4,6 +4,12 @@ Each organisation has its own budget and its own priority queue of waiting calls
 organisation's backlog never delays another's; a freed slot goes to the most urgent waiter
 (actions, then hydration, then polling, then backfill). The math is ``domain.budget``; this module
 only parks callers and wakes them when the budget allows.
+
+The budgets count this replica's calls. With ``shared`` (``runtime.shared_limits``), a granted
+call also takes its number under the organisation's minute and day rules and the app's minute
+rule, which every replica shares through MongoDB, and waits if other replicas have used them:
+two replicas polling and acting for one organisation stay under its 60/min together. The
+concurrency cap (5 in flight) stays per replica.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from xero_gateway.domain.budget import AppBudget, OrgBudget, Priority
+from kxflow_contracts.runtime.shared_limits import Rule, SharedRateLimits
+from xero_gateway.domain.budget import DAY, MINUTE, AppBudget, OrgBudget, Priority
 from xero_gateway.domain.clock import Clock
 
 
@@ -28,8 +35,15 @@ class _OrgState:
 
 
 class Scheduler:
-    def __init__(self, clock: Clock, budget_factory: Callable[[], OrgBudget], app: AppBudget) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        budget_factory: Callable[[], OrgBudget],
+        app: AppBudget,
+        shared: SharedRateLimits | None = None,
+    ) -> None:
         self.clock = clock
+        self.shared = shared
         self._factory = budget_factory
         self.app = app
         self._orgs: dict[str, _OrgState] = {}
@@ -64,12 +78,22 @@ class Scheduler:
             raise
         taken = fut.result()
         try:
+            if self.shared is not None:
+                await self.shared.admit(*self.shared_rules(org))
             yield
         finally:
             done = self.clock.now()
             state.budget.release(taken, done)
             self.app.finished(taken, done)
             self._pump(org)
+
+    def shared_rules(self, org: str) -> tuple[Rule, ...]:
+        budget = self.budget(org)
+        return (
+            Rule(f"xero:org-minute:{org}", budget.per_minute, MINUTE + budget.margin),
+            Rule(f"xero:org-day:{org}", budget.per_day, DAY),
+            Rule("xero:app-minute", self.app.per_minute, MINUTE + self.app.margin),
+        )
 
     def _pump(self, org: str) -> None:
         state = self._orgs[org]
