@@ -332,6 +332,19 @@ def table(r: dict[str, Any]) -> list[list[str]]:
                 f"{h['per_org_per_min'] / 60:.0%} of the limit",
             ]
         )
+        if "actions_shared" in x:
+            s = x["actions_shared"]
+            rows.append(
+                [
+                    "xero scheduler",
+                    f"budget use, 2 replicas sharing through MongoDB (clock {s['speed']}×)",
+                    f"{s['per_org_per_min']:.1f}/min per org = {s['per_org_per_min'] / 60:.1%}; "
+                    f"429s {s['rate_limited']}",
+                    "one replica, above",
+                    "≥ 95% of 60/min, no 429",
+                    status(s["min_org_per_min"] / 60 >= 0.95 and s["rate_limited"] == 0),
+                ]
+            )
     e = r.get("e2e", {})
     if "throughput_mode" in e:
         t = e["throughput_mode"]

@@ -90,11 +90,11 @@ async def test_a_key_idle_for_two_windows_is_cleaned_and_starts_again(mongodb_ur
         limits = SharedRateLimits(docs, now=lambda: clock[0], sleep=sleep)
         rule = Rule("xero:org-min:o1", 3, 60.0)
         for _ in range(3):
-            assert await limits.admit(rule) == 0.0
-        assert await limits.admit(rule) == 60.0  # the 4th waits one window after the 1st
+            assert (await limits.admit(rule)).waited == 0.0
+        assert (await limits.admit(rule)).waited == 60.0  # the 4th waits one window after the 1st
         clock[0] += 300.0  # idle: every claim is older than two windows
         for _ in range(3):
-            assert await limits.admit(rule) == 0.0
+            assert (await limits.admit(rule)).waited == 0.0
 
         # The claim numbered 6 (a multiple of the limit) deleted the old ones in the background.
         async def old_ones_gone() -> bool:

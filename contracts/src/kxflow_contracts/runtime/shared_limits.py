@@ -16,8 +16,14 @@ So call ``n + limit`` never goes out less than ``window`` after call ``n``: no w
 than ``limit`` calls, whichever replicas made them, and a lone replica is never slowed by it.
 A call leaves a little after its planned time (the claim's own round trips, the event loop), so
 a rule's window carries the caller's margin, as the local budgets' windows do.
-The cost is one ``_id`` read and one insert per rule and call (the rules of one call are claimed
-together). Documents older than two windows are deleted by whoever claims a multiple of ``limit``.
+The cost is one ``_id`` read and one insert per rule and call. The rules of one call are claimed
+one after another, each planned no earlier than the ones before, so the time a document records
+is the call's real departure, not an earlier one it then waited past; the tightest rule goes
+last, as it is the one a late departure would overrun. A call that arrives late (a busy event
+loop, a slow network) is accounted for when its caller reports the answer (``finished``): the
+document records ``done``, and call ``n + limit`` goes no earlier than one window after it,
+checked again just before it leaves, as the local budgets re-stamp a call at its answer.
+Documents older than two windows are deleted by whoever claims a multiple of ``limit``.
 What this cannot share is a concurrency cap (Xero's 5 calls in flight): that stays per replica.
 """
 
@@ -42,6 +48,14 @@ class Rule:
     window: float
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What ``admit`` took: the claim documents (for ``finished``) and the seconds it waited."""
+
+    claims: tuple[tuple[Rule, int], ...]
+    waited: float
+
+
 def planned_time(now: float, previous: float | None, window: float) -> float:
     """When call ``n`` may go: now, or one window after call ``n - limit`` (None: none recent)."""
     return now if previous is None else max(now, previous + window)
@@ -62,29 +76,66 @@ class SharedRateLimits:
         # key → (next number to try, the time of this replica's last claim): a number cached for
         # longer than a window may have been cleaned up under it, so it is looked up again.
         self._next: dict[str, tuple[int, float]] = {}
-        self._cleanups: set[asyncio.Task[Any]] = set()
+        self._background_tasks: set[asyncio.Task[Any]] = set()
+        # One claim per key at a time in this process: concurrent callers of one replica would
+        # otherwise all try the same number and spend round trips colliding with each other.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def ensure_indexes(self) -> None:
         await self._docs.create_index([("key", 1), ("n", -1)])
 
-    async def admit(self, *rules: Rule) -> float:
-        planned = await asyncio.gather(*(self.claim(rule) for rule in rules))
-        wait = max(planned, default=0.0) - self._now()
-        if wait > 0:
-            await self._sleep(wait)
-        return max(0.0, wait)
+    async def admit(self, *rules: Rule) -> Admission:
+        """Claim every rule (in order; put the tightest last), then wait until the call may go."""
+        planned = self._now()
+        claims: list[tuple[Rule, int]] = []
+        for rule in rules:
+            planned, n = await self.claim(rule, not_before=planned)
+            claims.append((rule, n))
+        waited = await self._wait_until(planned)
+        # The calls `limit` numbers back that have answered since: one window after the answer.
+        earlier = [(rule, n - rule.limit) for rule, n in claims if n >= rule.limit]
+        answered = await asyncio.gather(*(self._done(rule.key, m) for rule, m in earlier))
+        later = [done + rule.window for (rule, _), done in zip(earlier, answered, strict=True) if done]
+        waited += await self._wait_until(max(later, default=0.0))
+        return Admission(tuple(claims), waited)
 
-    async def claim(self, rule: Rule) -> float:
+    def finished(self, admission: Admission) -> None:
+        """The call's answer arrived: record it on its claims (in the background)."""
+        done = self._now()
+        ids = [self._id(rule.key, n) for rule, n in admission.claims]
+        self._background(
+            asyncio.gather(*(self._docs.update_one({"_id": i}, {"$set": {"done": done}}) for i in ids))
+        )
+
+    async def _wait_until(self, moment: float) -> float:
+        wait = moment - self._now()
+        if wait <= 0:
+            return 0.0
+        await self._sleep(wait)
+        return wait
+
+    async def _done(self, key: str, n: int) -> float | None:
+        doc = await self._docs.find_one({"_id": self._id(key, n)}, {"done": 1})
+        return None if doc is None or "done" not in doc else float(doc["done"])
+
+    async def claim(self, rule: Rule, not_before: float = 0.0) -> tuple[float, int]:
         """Take the key's next call number; return the time the call is planned for."""
+        lock = self._locks.setdefault(rule.key, asyncio.Lock())
+        async with lock:
+            return await self._claim(rule, not_before)
+
+    async def _claim(self, rule: Rule, not_before: float) -> tuple[float, int]:
         n = await self._start(rule)
         collisions = 0
         while True:
             previous = None
             if n >= rule.limit:
-                doc = await self._docs.find_one({"_id": self._id(rule.key, n - rule.limit)}, {"at": 1})
-                previous = None if doc is None else float(doc["at"])
+                doc = await self._docs.find_one(
+                    {"_id": self._id(rule.key, n - rule.limit)}, {"at": 1, "done": 1}
+                )
+                previous = None if doc is None else max(float(doc["at"]), float(doc.get("done") or 0))
             now = self._now()
-            at = planned_time(now, previous, rule.window)
+            at = max(planned_time(now, previous, rule.window), not_before)
             try:
                 await self._docs.insert_one({"_id": self._id(rule.key, n), "key": rule.key, "n": n, "at": at})
             except DuplicateKeyError:
@@ -93,8 +144,9 @@ class SharedRateLimits:
                 continue
             self._next[rule.key] = (n + 1, now)
             if n % rule.limit == 0 and n > 0:
-                self._clean(rule, now)
-            return at
+                stale = {"key": rule.key, "at": {"$lt": now - 2 * rule.window}}
+                self._background(self._docs.delete_many(stale))
+            return at, n
 
     async def _start(self, rule: Rule) -> int:
         cached = self._next.get(rule.key)
@@ -106,11 +158,12 @@ class SharedRateLimits:
         doc = await self._docs.find_one({"key": key}, {"n": 1}, sort=[("n", -1)])
         return -1 if doc is None else int(doc["n"])
 
-    def _clean(self, rule: Rule, now: float) -> None:
-        stale = {"key": rule.key, "at": {"$lt": now - 2 * rule.window}}
-        task = asyncio.create_task(self._docs.delete_many(stale))
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
+    def _background(self, work: Awaitable[Any]) -> None:
+        """Bookkeeping the caller need not wait for; a failure (MongoDB away) only loses precision."""
+        task = asyncio.ensure_future(work)
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     @staticmethod
     def _id(key: str, n: int) -> str:

@@ -43,7 +43,8 @@ class AppRateLimiter:
         if wait > 0:
             await self._sleep(wait)
         if self._shared is not None:
-            wait += await self._shared.admit(Rule(f"kartra:{app}", self._shared_limit, SHARED_WINDOW))
+            admission = await self._shared.admit(Rule(f"kartra:{app}", self._shared_limit, SHARED_WINDOW))
+            wait += admission.waited
         return wait
 
     def penalize(self, app: str, seconds: float) -> None:

@@ -77,22 +77,26 @@ class Scheduler:
                 self._pump(org)
             raise
         taken = fut.result()
+        admission = None
         try:
             if self.shared is not None:
-                await self.shared.admit(*self.shared_rules(org))
+                admission = await self.shared.admit(*self.shared_rules(org))
             yield
         finally:
+            if admission is not None:
+                self.shared.finished(admission)  # type: ignore[union-attr]
             done = self.clock.now()
             state.budget.release(taken, done)
             self.app.finished(taken, done)
             self._pump(org)
 
     def shared_rules(self, org: str) -> tuple[Rule, ...]:
+        """The day first and the organisation's minute, the tightest, last (``admit``'s order)."""
         budget = self.budget(org)
         return (
-            Rule(f"xero:org-minute:{org}", budget.per_minute, MINUTE + budget.margin),
             Rule(f"xero:org-day:{org}", budget.per_day, DAY),
             Rule("xero:app-minute", self.app.per_minute, MINUTE + self.app.margin),
+            Rule(f"xero:org-minute:{org}", budget.per_minute, MINUTE + budget.margin),
         )
 
     def _pump(self, org: str) -> None:
