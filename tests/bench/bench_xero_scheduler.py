@@ -189,9 +189,10 @@ async def scheduled(orgs: int, speed: float, minutes: float, mongodb_url: str | 
             # start fresh, as after a quiet minute: Xero's window must not still hold the
             # hydration phase's calls, which these replicas never made.
             sandbox.clock.advance(2 * 61)
-            # At most 10×: every claim costs MongoDB round trips in real time, which a faster
-            # clock would magnify into virtual seconds no production replica ever loses.
-            shared_speed = min(speed, 10.0)
+            # A third of the clock, at most 10×: both replicas and the sandbox share this one
+            # process, and each call now also costs MongoDB round trips (CPU here, real time
+            # that a fast clock magnifies into virtual seconds no production replica loses).
+            shared_speed = round(min(speed / 3, 10.0), 1)
             sandbox.clock.set_speed(shared_speed)
             shared_clock = Clock(shared_speed)
             db = f"kxbench_shared_{uuid.uuid4().hex[:8]}"

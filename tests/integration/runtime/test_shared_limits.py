@@ -67,6 +67,26 @@ async def test_two_replicas_together_never_exceed_the_limit_and_use_it(mongodb_u
     assert 3.2 <= elapsed < 5.0, elapsed
 
 
+async def test_a_rule_taken_in_blocks_holds_across_replicas(mongodb_url, mongo_db_name) -> None:
+    """Blocks of 5 under a limit of 10: each replica reserves half a window's calls at a time."""
+    clients = [AsyncMongoClient(mongodb_url) for _ in range(2)]
+    try:
+        replicas = [SharedRateLimits(c[mongo_db_name]["shared_limits"]) for c in clients]
+        rule = Rule("xero:app-minute", LIMIT, WINDOW + MARGIN, block=5, spread=MARGIN)
+        times: list[float] = []
+        started = time.time()
+        await asyncio.gather(*(_hammer(r, rule, 20, 4, times) for r in replicas))
+        elapsed = time.time() - started
+        numbers = await clients[0][mongo_db_name]["shared_limits"].distinct("n")
+    finally:
+        for c in clients:
+            await c.close()
+    assert len(times) == 40
+    assert most_in_any_window(times, WINDOW) <= LIMIT
+    assert max(numbers) < 20  # numbered by block (5 calls each), not by call
+    assert 3.2 <= elapsed < 8.0, elapsed
+
+
 async def test_the_detector_catches_replicas_that_do_not_share(mongodb_url, mongo_db_name) -> None:
     async with AsyncMongoClient(mongodb_url) as client:
         db = client[mongo_db_name]

@@ -18,12 +18,18 @@ A call leaves a little after its planned time (the claim's own round trips, the 
 a rule's window carries the caller's margin, as the local budgets' windows do.
 The cost is one ``_id`` read and one insert per rule and call. The rules of one call are claimed
 one after another, each planned no earlier than the ones before, so the time a document records
-is the call's real departure, not an earlier one it then waited past; the tightest rule goes
-last, as it is the one a late departure would overrun. A call that arrives late (a busy event
+is the call's real departure, not an earlier one it then waited past (a rule held in blocks,
+below, goes last: its block must fit the departure). A call that arrives late (a busy event
 loop, a slow network) is accounted for when its caller reports the answer (``finished``): the
 document records ``done``, and call ``n + limit`` goes no earlier than one window after it,
 checked again just before it leaves, as the local budgets re-stamp a call at its answer.
 Documents older than two windows are deleted by whoever claims a multiple of ``limit``.
+
+A rule with a high limit and many callers (Xero's app-wide 10,000/min, which every organisation's
+calls pass) would have every call of every replica queue for its one key. Such a rule takes
+numbers in blocks (``block``): one document reserves ``block`` calls, which this replica hands out
+from memory while they can still leave within ``spread`` seconds of the block's planned time
+(covered by the window's margin); a block not used up by then is given up, never stretched.
 What this cannot share is a concurrency cap (Xero's 5 calls in flight): that stays per replica.
 """
 
@@ -46,13 +52,15 @@ class Rule:
     key: str
     limit: int
     window: float
+    block: int = 1
+    spread: float = 1.0
 
 
 @dataclass(frozen=True)
 class Admission:
     """What ``admit`` took: the claim documents (for ``finished``) and the seconds it waited."""
 
-    claims: tuple[tuple[Rule, int], ...]
+    claims: tuple[tuple[Rule, int | None], ...]  # None: taken from a block held in memory
     waited: float
 
 
@@ -73,6 +81,8 @@ class SharedRateLimits:
         self._docs = collection
         self._now = now
         self._sleep = sleep
+        # key → [planned time, calls left] of the block this replica holds (``Rule.block``)
+        self._blocks: dict[str, list[float]] = {}
         # key → (next number to try, the time of this replica's last claim): a number cached for
         # longer than a window may have been cleaned up under it, so it is looked up again.
         self._next: dict[str, tuple[int, float]] = {}
@@ -85,15 +95,15 @@ class SharedRateLimits:
         await self._docs.create_index([("key", 1), ("n", -1)])
 
     async def admit(self, *rules: Rule) -> Admission:
-        """Claim every rule (in order; put the tightest last), then wait until the call may go."""
+        """Claim every rule in order (a block rule last), then wait until the call may go."""
         planned = self._now()
-        claims: list[tuple[Rule, int]] = []
+        claims: list[tuple[Rule, int | None]] = []
         for rule in rules:
             planned, n = await self.claim(rule, not_before=planned)
             claims.append((rule, n))
         waited = await self._wait_until(planned)
         # The calls `limit` numbers back that have answered since: one window after the answer.
-        earlier = [(rule, n - rule.limit) for rule, n in claims if n >= rule.limit]
+        earlier = [(rule, n - rule.limit) for rule, n in claims if n is not None and n >= rule.limit]
         answered = await asyncio.gather(*(self._done(rule.key, m) for rule, m in earlier))
         later = [done + rule.window for (rule, _), done in zip(earlier, answered, strict=True) if done]
         waited += await self._wait_until(max(later, default=0.0))
@@ -102,7 +112,9 @@ class SharedRateLimits:
     def finished(self, admission: Admission) -> None:
         """The call's answer arrived: record it on its claims (in the background)."""
         done = self._now()
-        ids = [self._id(rule.key, n) for rule, n in admission.claims]
+        ids = [self._id(rule.key, n) for rule, n in admission.claims if n is not None]
+        if not ids:
+            return
         self._background(
             asyncio.gather(*(self._docs.update_one({"_id": i}, {"$set": {"done": done}}) for i in ids))
         )
@@ -118,11 +130,23 @@ class SharedRateLimits:
         doc = await self._docs.find_one({"_id": self._id(key, n)}, {"done": 1})
         return None if doc is None or "done" not in doc else float(doc["done"])
 
-    async def claim(self, rule: Rule, not_before: float = 0.0) -> tuple[float, int]:
+    async def claim(self, rule: Rule, not_before: float = 0.0) -> tuple[float, int | None]:
         """Take the key's next call number; return the time the call is planned for."""
         lock = self._locks.setdefault(rule.key, asyncio.Lock())
         async with lock:
+            if rule.block > 1:
+                return await self._from_block(rule, not_before), None
             return await self._claim(rule, not_before)
+
+    async def _from_block(self, rule: Rule, not_before: float) -> float:
+        held = self._blocks.get(rule.key)
+        leaves = max(self._now(), not_before)
+        if held is None or held[1] < 1 or leaves > held[0] + rule.spread:
+            blocks = Rule(rule.key, max(1, rule.limit // rule.block), rule.window)
+            at, _ = await self._claim(blocks, not_before)
+            held = self._blocks[rule.key] = [at, float(rule.block)]
+        held[1] -= 1
+        return max(held[0], not_before)
 
     async def _claim(self, rule: Rule, not_before: float) -> tuple[float, int]:
         n = await self._start(rule)

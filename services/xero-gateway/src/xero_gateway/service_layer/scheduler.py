@@ -25,6 +25,8 @@ from kxflow_contracts.runtime.shared_limits import Rule, SharedRateLimits
 from xero_gateway.domain.budget import DAY, MINUTE, AppBudget, OrgBudget, Priority
 from xero_gateway.domain.clock import Clock
 
+APP_BLOCK = 20  # app-wide calls one replica reserves at a time (every organisation passes that rule)
+
 
 @dataclass
 class _OrgState:
@@ -91,12 +93,19 @@ class Scheduler:
             self._pump(org)
 
     def shared_rules(self, org: str) -> tuple[Rule, ...]:
-        """The day first and the organisation's minute, the tightest, last (``admit``'s order)."""
+        """In ``admit``'s order: the day, the organisation's minute, then the app's minute, whose
+        blocks must be taken when the departure is known (a block is used within its spread)."""
         budget = self.budget(org)
         return (
             Rule(f"xero:org-day:{org}", budget.per_day, DAY),
-            Rule("xero:app-minute", self.app.per_minute, MINUTE + self.app.margin),
             Rule(f"xero:org-minute:{org}", budget.per_minute, MINUTE + budget.margin),
+            Rule(
+                "xero:app-minute",
+                self.app.per_minute,
+                MINUTE + self.app.margin,
+                block=APP_BLOCK,
+                spread=self.app.margin,
+            ),
         )
 
     def _pump(self, org: str) -> None:
