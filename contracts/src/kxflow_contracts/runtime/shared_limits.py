@@ -70,7 +70,8 @@ def planned_time(now: float, previous: float | None, window: float) -> float:
 
 
 class SharedRateLimits:
-    """``await admit(Rule(...), ...)`` before each call; returns the seconds it waited."""
+    """``admission = await admit(Rule(...), ...)`` before each call (it waits as needed), and
+    ``finished(admission)`` when its answer arrives."""
 
     def __init__(
         self,
