@@ -9,7 +9,8 @@ The budgets count this replica's calls. With ``shared`` (``runtime.shared_limits
 call also takes its number under the organisation's minute and day rules and the app's minute
 rule, which every replica shares through MongoDB, and waits if other replicas have used them:
 two replicas polling and acting for one organisation stay under its 60/min together. The
-concurrency cap (5 in flight) stays per replica.
+concurrency cap (5 in flight) stays per replica, and the remaining-calls headers are not applied
+(see ``observe``).
 """
 
 from __future__ import annotations
@@ -79,14 +80,14 @@ class Scheduler:
                 self._pump(org)
             raise
         taken = fut.result()
-        admission = None
+        shared, admission = self.shared, None
         try:
-            if self.shared is not None:
-                admission = await self.shared.admit(*self.shared_rules(org))
+            if shared is not None:
+                admission = await shared.admit(*self.shared_rules(org))
             yield
         finally:
-            if admission is not None:
-                self.shared.finished(admission)  # type: ignore[union-attr]
+            if shared is not None and admission is not None:
+                shared.finished(admission)
             done = self.clock.now()
             state.budget.release(taken, done)
             self.app.finished(taken, done)
@@ -135,6 +136,13 @@ class Scheduler:
     def observe(
         self, org: str, minute_remaining: int | None, day_remaining: int | None, app_remaining: int | None
     ) -> None:
+        """Tighten the local count from Xero's remaining-calls headers (another client may share
+        the organisation). Not with ``shared``: the shared rules already count every replica's
+        calls, and the headers would count the other replicas' calls again here, stamped when
+        seen, holding this replica back a window longer than Xero does (a 429 from a foreign
+        client is still honoured through ``throttled``)."""
+        if self.shared is not None:
+            return
         now = self.clock.now()
         self.budget(org).observe(now, minute_remaining, day_remaining)
         self.app.observe(now, app_remaining)
