@@ -13,7 +13,7 @@ from opentelemetry import trace
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.payloads import WebhookRejected
 from kartra_gateway.entrypoints.webhooks import WebhookFastPath, Webhooks, webhook_router
-from kartra_gateway.usecases.intake import IntakeResult, Outcome, Unauthorized, Unavailable
+from kartra_gateway.service_layer.intake import IntakeResult, Outcome, Unauthorized, Unavailable
 from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
 
 

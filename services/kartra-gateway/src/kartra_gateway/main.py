@@ -21,9 +21,9 @@ from kartra_gateway.adapters.rate_limiter import AppRateLimiter
 from kartra_gateway.entrypoints.commands import register_command_consumer
 from kartra_gateway.entrypoints.connections_api import connections_router
 from kartra_gateway.entrypoints.webhooks import WEBHOOK_PATHS, WebhookFastPath, Webhooks, webhook_router
+from kartra_gateway.service_layer.execute import CommandExecutor
+from kartra_gateway.service_layer.intake import Intake
 from kartra_gateway.settings import GatewaySettings
-from kartra_gateway.usecases.execute import CommandExecutor
-from kartra_gateway.usecases.intake import Intake
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check

@@ -6,7 +6,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from kartra_gateway.usecases.execute import CommandExecutor
+from kartra_gateway.service_layer.execute import CommandExecutor
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.runtime.kafka import CONSUMER_DEFAULTS, decode_message
 

@@ -23,7 +23,7 @@ from opentelemetry import trace
 
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.payloads import WebhookRejected
-from kartra_gateway.usecases.intake import Intake, IntakeResult, Unauthorized, Unavailable
+from kartra_gateway.service_layer.intake import Intake, IntakeResult, Unauthorized, Unavailable
 from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
 from kxflow_contracts.runtime.telemetry import server_span
 

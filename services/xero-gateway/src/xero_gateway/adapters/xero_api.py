@@ -4,14 +4,15 @@ write passes its ``hooks`` again: ``service_layer.writes`` records it and may st
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import httpx
 
 from xero_gateway.adapters.repositories import Connection
 from xero_gateway.domain.budget import Priority, problem_kind
-from xero_gateway.service_layer.scheduler import Scheduler
-from xero_gateway.service_layer.tokens import NeedsReauth, TokenManager
+from xero_gateway.domain.clock import Clock
+from xero_gateway.domain.errors import NeedsReauth
 
 
 class XeroUnavailable(Exception):
@@ -33,6 +34,30 @@ class SendHooks(Protocol):
         """Every HTTP answer (a time-out or transport error has none)."""
 
 
+class CallScheduler(Protocol):
+    """The port to the per-organisation scheduler (``service_layer.scheduler.Scheduler``)."""
+
+    clock: Clock
+
+    def slot(self, org: str, priority: Priority = Priority.action) -> AbstractAsyncContextManager[None]:
+        """Held while one request is in flight; waits for the organisation's budget."""
+        ...
+
+    def observe(
+        self, org: str, minute_remaining: int | None, day_remaining: int | None, app_remaining: int | None
+    ) -> None: ...
+
+    def throttled(self, org: str, retry_after: float, problem: str) -> None: ...
+
+
+class AccessTokens(Protocol):
+    """The port to the token service (``service_layer.tokens.TokenManager``)."""
+
+    async def access_token(self, conn: Connection, stale: str | None = None) -> str: ...
+
+    async def mark_needs_reauth(self, token_set_id: str, reason: str) -> None: ...
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -45,8 +70,8 @@ class XeroApi:
         self,
         http: httpx.AsyncClient,
         base_url: str,
-        scheduler: Scheduler,
-        tokens: TokenManager,
+        scheduler: CallScheduler,
+        tokens: AccessTokens,
         max_attempts: int = 4,
     ) -> None:
         self._http = http

@@ -14,6 +14,11 @@ from typing import Any
 
 from kxflow_contracts.results import ActionError
 
+
+class NeedsReauth(Exception):
+    """The connection's tokens are gone or refused: the user must authorise it again."""
+
+
 NEEDS_REAUTH = "needs_reauth"
 
 

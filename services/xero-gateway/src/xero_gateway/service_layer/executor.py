@@ -27,9 +27,8 @@ from kxflow_contracts.runtime.ledger import ActionLedger, Decision
 from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
-from xero_gateway.domain.errors import NEEDS_REAUTH, body_of, classify, element_errors
+from xero_gateway.domain.errors import NEEDS_REAUTH, NeedsReauth, body_of, classify, element_errors
 from xero_gateway.domain.write_attempts import Policy
-from xero_gateway.service_layer.tokens import NeedsReauth
 from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
 
 

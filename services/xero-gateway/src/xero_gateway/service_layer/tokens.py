@@ -16,10 +16,9 @@ from collections.abc import Callable
 
 from xero_gateway.adapters.identity import IdentityClient, InvalidGrant
 from xero_gateway.adapters.repositories import Connection, Repositories, TokenSet
+from xero_gateway.domain.errors import NeedsReauth
 
-
-class NeedsReauth(Exception):
-    pass
+__all__ = ["NeedsReauth", "TokenManager"]
 
 
 class TokenManager:
