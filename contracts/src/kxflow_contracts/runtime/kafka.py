@@ -172,3 +172,27 @@ async def publish_event(broker: KafkaBroker, topic: str, event: CloudEvent, key:
     """Publish ``event`` in binary mode and wait for the broker's acknowledgement."""
     value, headers = encode(event)
     return await broker.publish(value, topic, key=key.encode(), headers=headers)
+
+
+class KafkaResults:
+    """``runtime.commands.ResultSink`` on a broker: result events to ``action_results``."""
+
+    def __init__(self, broker: KafkaBroker, topic: str) -> None:
+        self._broker = broker
+        self._topic = topic
+
+    async def publish(self, event: CloudEvent, key: str) -> None:
+        await publish_event(self._broker, self._topic, event, key)
+
+
+def record_dead_letterer(
+    broker: KafkaBroker, on_dead_letter: Callable[[str, BaseException], None] | None = None
+) -> Callable[[Any, BaseException], Awaitable[None]]:
+    """``dead_letter(record, exc)`` for raw-record consumers: to the DLQ, then counted."""
+
+    async def dead_letter(record: Any, exc: BaseException) -> None:
+        await dead_letter_record(broker, record, exc)
+        if on_dead_letter is not None:
+            on_dead_letter(record.topic, exc)
+
+    return dead_letter

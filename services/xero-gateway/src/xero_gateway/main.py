@@ -19,6 +19,7 @@ from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
@@ -39,7 +40,6 @@ from xero_gateway.adapters.xero_api import XeroApi
 from xero_gateway.domain.budget import AppBudget, OrgBudget
 from xero_gateway.domain.clock import Clock
 from xero_gateway.entrypoints import consumers
-from xero_gateway.entrypoints.command_consumer import CommandConsumer
 from xero_gateway.entrypoints.http_routes import build_router
 from xero_gateway.service_layer.backfills import Backfills
 from xero_gateway.service_layer.connect import ConnectService
@@ -126,7 +126,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         wall=clock.wall,
     )
     consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
-    commands = CommandConsumer(
+    commands = KeyedConsumer(
         settings.kafka_bootstrap_servers,
         settings.topics.xero_commands,
         settings.consumer_group,

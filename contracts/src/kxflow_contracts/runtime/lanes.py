@@ -1,9 +1,11 @@
-"""Per-key work queues: every key (one organisation's connection) drains its own queue with its
-own small pool of workers, so a key with a long backlog never delays another key's work.
+"""Per-key work queues: every key (one connection: a Kartra App, a Xero organisation) drains its
+own queue with its own small pool of workers, so a key with a long backlog never delays another
+key's work. With one worker per key, a key's items run in their order.
 
 A handler answers True when the item's work is durable (then ``on_done`` is told), False when it
 must be tried again later (another consumer holds it); an exception is retried after a backoff,
-never dropped. ``drop`` forgets queued items of partitions this consumer no longer owns.
+never dropped. A retried item goes back to the head of its lane, so the order holds. ``drop``
+forgets queued items of partitions this consumer no longer owns.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger("xero_gateway.dispatcher")
+log = logging.getLogger("kxflow.lanes")
 
 
 @dataclass
@@ -84,7 +86,7 @@ class KeyedDispatcher:
                 elif item.partition not in self._dropped:
                     await asyncio.sleep(self._retry_delay)  # back off, then try it again
                     if item.partition not in self._dropped:
-                        lane.queue.append(item)
+                        lane.queue.appendleft(item)
         finally:
             lane.workers -= 1
             if not lane.queue and lane.workers == 0 and self._lanes.get(key) is lane:

@@ -6,7 +6,7 @@ import asyncio
 
 from waiting import wait_for
 
-from xero_gateway.service_layer.dispatcher import Item, KeyedDispatcher
+from kxflow_contracts.runtime.lanes import Item, KeyedDispatcher
 
 
 async def test_a_blocked_key_does_not_delay_another_key() -> None:

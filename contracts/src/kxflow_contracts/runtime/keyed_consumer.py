@@ -1,9 +1,11 @@
-"""The consumer of ``kxflow.xero.commands.v1``: reads in offset order, executes out of order.
+"""The gateways' command consumer: reads a topic in offset order, executes per lane.
 
-Records go into per-organisation lanes (``service_layer.dispatcher``) so one organisation's
-backlog never delays another's, even on the same partition. At-least-once is kept by committing,
-per partition, only up to the lowest offset whose work is not yet durable (``domain.offsets``);
-memory stays bounded by pausing a partition's fetches while too many of its records are buffered.
+Records go into lanes (``runtime.lanes``), one per lane key (by default the record's Kafka key:
+one connection, i.e. one Kartra App or one Xero organisation), so one key's backlog never delays
+another's, even on the same partition; a lane with one worker keeps its key's order.
+At-least-once is kept by committing, per partition, only up to the lowest offset whose work is
+not yet durable (``runtime.offsets``); memory stays bounded by pausing a partition's fetches
+while too many of its records are buffered.
 On a rebalance the done prefix of the revoked partitions is committed and their queued records
 are forgotten (the new owner reads them again; the action ledger makes that safe).
 """
@@ -19,13 +21,18 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from xero_gateway.domain.offsets import OffsetTracker
-from xero_gateway.service_layer.dispatcher import Item, KeyedDispatcher
+from kxflow_contracts.runtime.lanes import Item, KeyedDispatcher
+from kxflow_contracts.runtime.offsets import OffsetTracker
 
-log = logging.getLogger("xero_gateway.commands")
+log = logging.getLogger("kxflow.keyed_consumer")
 
 
-class CommandConsumer:
+def record_key(record: Any) -> str:
+    """The default lane key: the record's Kafka key."""
+    return record.key.decode("utf-8", "replace") if record.key else ""
+
+
+class KeyedConsumer:
     def __init__(
         self,
         bootstrap_servers: str,
@@ -37,11 +44,12 @@ class CommandConsumer:
         max_buffered_per_partition: int = 5000,
         commit_interval: float = 0.2,
         retry_delay: float = 1.0,
-        client_id: str = "xero-gateway",
+        client_id: str = "kxflow",
+        lane_key: Callable[[Any], str] = record_key,
     ) -> None:
         self.topic = topic
         # Built in start(): aiokafka binds a consumer to the running loop, and create_app runs
-        # before uvicorn starts one (python -m xero_gateway failed at start otherwise).
+        # before uvicorn starts one (``python -m`` failed at start otherwise).
         self._consumer_options: dict[str, Any] = {
             "bootstrap_servers": bootstrap_servers,
             "group_id": group_id,
@@ -55,6 +63,7 @@ class CommandConsumer:
         self.dispatcher = KeyedDispatcher(handle, self.tracker.finished, per_key_workers, retry_delay)
         self._max_buffered = max_buffered_per_partition
         self._commit_interval = commit_interval
+        self._lane_key = lane_key
         self._paused: set[TopicPartition] = set()
         self._task: asyncio.Task[None] | None = None
         self.consumed = 0
@@ -87,8 +96,7 @@ class CommandConsumer:
             for tp, records in batches.items():
                 for record in records:
                     self.tracker.started(tp, record.offset)
-                    key = record.key.decode("utf-8", "replace") if record.key else ""
-                    self.dispatcher.submit(key, Item(tp, record.offset, record))
+                    self.dispatcher.submit(self._lane_key(record), Item(tp, record.offset, record))
                     self.consumed += 1
             self._flow_control()
             if loop.time() - last_commit >= self._commit_interval:
@@ -125,7 +133,7 @@ class CommandConsumer:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, owner: CommandConsumer) -> None:
+    def __init__(self, owner: KeyedConsumer) -> None:
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xero_gateway.domain.offsets import OffsetTracker, PartitionOffsets
+from kxflow_contracts.runtime.offsets import OffsetTracker, PartitionOffsets
 
 
 def test_commit_point_is_the_lowest_pending_offset() -> None:
