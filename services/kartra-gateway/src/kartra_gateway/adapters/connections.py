@@ -2,7 +2,8 @@
 
 The webhook URL carries a per-connection secret (Kartra cannot sign). Only its SHA-256 is kept;
 the secret is shown once, at creation or rotation. Lookups on the webhook hot path are cached
-for a short TTL and invalidated on every change made through this process.
+for a short TTL in a bounded cache (misses included, so junk ids cost one lookup at most) and
+invalidated on every change made through this process; an id of the wrong shape is never looked up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from kartra_gateway.adapters.kartra_client import KartraCredentials
+from kartra_gateway.domain.ids import is_connection_id, new_connection_id
+from kxflow_contracts.runtime.cache import BoundedTTLCache
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.secrets import SecretBox
 
@@ -58,12 +61,11 @@ class ConnectionRepository:
         box: SecretBox,
         cache_ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        cache_size: int = 10_000,
     ) -> None:
         self._col = collection
         self._box = box
-        self._ttl = cache_ttl
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Connection | None]] = {}
+        self._cache: BoundedTTLCache[str, Connection | None] = BoundedTTLCache(cache_size, cache_ttl, clock)
 
     async def init(self) -> None:
         await self._col.create_index([("tenant", 1), ("name", 1)], unique=True)
@@ -85,7 +87,7 @@ class ConnectionRepository:
         secret = secrets.token_urlsafe(24)
         REDACTOR.register(creds.api_key, creds.api_password, secret)
         doc = {
-            "_id": "kc_" + secrets.token_hex(8),
+            "_id": new_connection_id(),
             "tenant": tenant,
             "name": name,
             "secret_hash": _hash(secret),
@@ -97,14 +99,16 @@ class ConnectionRepository:
         return self._from_doc(doc), secret
 
     async def get(self, connection_id: str) -> Connection | None:
-        """Cached lookup (the webhook hot path); a miss is cached too, so junk ids cost nothing."""
-        now = self._clock()
-        hit = self._cache.get(connection_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        """Cached lookup (the webhook hot path); a miss is cached too, so a repeated junk id costs
+        nothing, and the cache is bounded, so many different ones cost no memory."""
+        if not is_connection_id(connection_id):
+            return None
+        found, conn = self._cache.lookup(connection_id)
+        if found:
+            return conn
         doc = await self._col.find_one({"_id": connection_id})
         conn = self._from_doc(doc) if doc else None
-        self._cache[connection_id] = (now + self._ttl, conn)
+        self._cache.put(connection_id, conn)
         return conn
 
     def invalidate(self, connection_id: str) -> None:

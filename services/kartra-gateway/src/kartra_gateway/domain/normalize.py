@@ -17,6 +17,7 @@ from kartra_gateway.domain.payloads import (
     as_int,
     as_str,
     clean,
+    clean_deep,
     container,
 )
 from kartra_gateway.domain.timestamps import to_utc_iso
@@ -76,7 +77,7 @@ def delivery_digest(connection_id: str, channel: str, payload: dict[str, Any]) -
 
 
 def normalize_lead(raw: dict[str, Any]) -> dict[str, Any]:
-    lead: dict[str, Any] = {k: v for k, v in raw.items() if k not in _LEAD_STRINGS}
+    lead: dict[str, Any] = {k: clean_deep(v) for k, v in raw.items() if k not in _LEAD_STRINGS}
     for key in _LEAD_STRINGS:
         if key in raw:
             lead[key] = as_str(raw[key])
@@ -106,10 +107,12 @@ def _custom_field(raw: Any) -> dict[str, Any]:
             else {"option_id": as_str(o)}
             for o in value
         ]
-    elif value is not None:
+    elif clean(value) is None:
+        value = None
+    else:
         value = str(value)
     return {
-        **raw,
+        **clean_deep(raw),
         "field_id": as_str(raw.get("field_id")),
         "field_identifier": as_str(raw.get("field_identifier")),
         "field_type": as_str(raw.get("field_type")),
@@ -203,8 +206,8 @@ def _read_calendar(details: Any, _: str) -> dict[str, Any]:
             "class_name": as_str(cal.get("class_name")),
             "subscription_id": as_str(cal.get("calendar_subscription_id")),
             "vendor_timezone": as_str(cal.get("vendor_timezone")),
-            "hosts": [h for h in hosts if isinstance(h, dict)] if isinstance(hosts, list) else [],
-            "events": events if isinstance(events, list) else [],
+            "hosts": [clean_deep(h) for h in hosts if isinstance(h, dict)] if isinstance(hosts, list) else [],
+            "events": clean_deep(events) if isinstance(events, list) else [],
         }
     }
 
@@ -246,7 +249,7 @@ def _read_survey(details: Any, _: str) -> dict[str, Any]:
             "type": as_str(s.get("survey_type")),
             "score": as_float(s.get("survey_score")),
             "completion_time": as_str(s.get("survey_completion_time")),
-            "questions": questions if isinstance(questions, list) else [],
+            "questions": clean_deep(questions) if isinstance(questions, list) else [],
         }
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from kartra_gateway.domain import php_form
@@ -13,6 +14,23 @@ class WebhookRejected(ValueError):
 
 
 NA = "N/A"
+_SHOWN = 40
+"""How much of an unusable value a rejection quotes (a 5,000-digit number is not echoed whole)."""
+
+
+def _quote(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "…")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise WebhookRejected(f"number {_quote(text)} is out of range: numbers must be finite")
+    return number
+
+
+def _no_constant(name: str) -> float:
+    raise WebhookRejected(f"{name} is not a number Kartra sends: numbers must be finite")
 
 
 def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
@@ -30,11 +48,15 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
         raise WebhookRejected("empty body: expected a Kartra JSON object or form fields")
     if stripped[0] in "{[" or "json" in content_type:
         try:
-            data = json.loads(stripped)
+            data = json.loads(stripped, parse_float=_finite_float, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise WebhookRejected(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
         except RecursionError as exc:
             raise WebhookRejected("JSON body is nested too deeply") from exc
+        except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+            if isinstance(exc, WebhookRejected):
+                raise
+            raise WebhookRejected(f"JSON body has a number out of range: {exc}") from exc
         if not isinstance(data, dict):
             raise WebhookRejected("JSON body must be an object with lead, action and action_details")
         return data
@@ -57,6 +79,15 @@ def clean(value: Any) -> Any:
     return value
 
 
+def clean_deep(value: Any) -> Any:
+    """:func:`clean` through dicts and lists: fields passed on by name get ``None`` for ``"N/A"`` too."""
+    if isinstance(value, dict):
+        return {k: clean_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_deep(v) for v in value]
+    return None if isinstance(value, str) and value.strip() in ("", NA) else value
+
+
 def as_str(value: Any) -> str | None:
     value = clean(value)
     if value is None or isinstance(value, dict | list):
@@ -67,13 +98,19 @@ def as_str(value: Any) -> str | None:
 
 
 def as_float(value: Any) -> float | None:
+    """A number, ``None`` for empty or non-numeric text; :class:`WebhookRejected` for ``1e999``,
+    ``nan`` or a number too long to be one (they would be ``inf``/``nan`` downstream)."""
     value = clean(value)
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, bool | dict | list):
         return None
+    text = str(value).replace(",", "")
     try:
-        return float(str(value).replace(",", ""))
+        number = float(text)
     except ValueError:
         return None
+    if not math.isfinite(number):
+        raise WebhookRejected(f"number {_quote(text)} is out of range: numbers must be finite")
+    return number
 
 
 def as_int(value: Any) -> int | None:

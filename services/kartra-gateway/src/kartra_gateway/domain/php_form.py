@@ -44,12 +44,18 @@ def encode(data: Mapping[str, Any]) -> str:
     return urlencode(flatten(data))
 
 
+def _numeric_order(digits: str) -> tuple[int, str]:
+    """Order of ASCII digit strings by value, without ``int()`` (which refuses over 4,300 digits)."""
+    significant = digits.lstrip("0")
+    return len(significant), significant
+
+
 def _listify(node: Any) -> Any:
     if isinstance(node, dict):
         node = {k: _listify(v) for k, v in node.items()}
         # ASCII digits only, as PHP: str.isdigit() is also true for "¹", which int() refuses.
         if node and all(k.isascii() and k.isdigit() for k in node):
-            return [node[k] for k in sorted(node, key=int)]
+            return [node[k] for k in sorted(node, key=_numeric_order)]
     return node
 
 

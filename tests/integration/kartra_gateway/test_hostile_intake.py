@@ -1,0 +1,84 @@
+"""Issue 11, item 1: unauthenticated posts to random connection ids do not grow the gateway's
+memory. 50,000 IPN posts to 8 KB junk ids, through the real app (its ASGI entry, in this process,
+so the process's RSS is the gateway's), all answer 401 and leave RSS within a few MB."""
+
+from __future__ import annotations
+
+import gc
+import secrets
+from typing import Any
+
+import psutil
+import pytest
+from integration.kartra_gateway.kartra_stack import Stack
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+POSTS = 50_000
+
+
+async def _post(app: Any, path: str, body: bytes) -> int:
+    """One POST straight into the ASGI app; returns the status."""
+    status: list[int] = []
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    return status[0]
+
+
+async def test_junk_connection_ids_do_not_grow_memory(stack: Stack) -> None:
+    body = b"transaction_type=sale&lead_email=a%40b.c&secret_key=guess"
+    process = psutil.Process()
+
+    async def burst(n: int) -> None:
+        for _ in range(n):
+            junk = secrets.token_hex(4096)  # 8 KB, different every time
+            assert await _post(stack.app, f"/v1/ipn/kartra/{junk}", body) == 401
+
+    await burst(2_000)  # warm-up: imports, metric children, allocator arenas
+    gc.collect()
+    before = process.memory_info().rss
+    await burst(POSTS)
+    gc.collect()
+    grown = (process.memory_info().rss - before) / 2**20
+    assert grown < 8, f"RSS grew {grown:.1f} MB over {POSTS} junk posts"
+    # the real connection still works after the flood
+    assert await _post(stack.app, f"/v1/ipn/kartra/{stack.connection['id']}", body) == 401  # wrong secret_key
+
+
+@pytest.mark.parametrize("value", ["1e999", "nan", "9" * 5000])
+async def test_ipn_numbers_out_of_range_answer_400_with_the_reason(stack: Stack, value: str) -> None:
+    form = {
+        "transaction_type": "sale",
+        "lead_email": "n@example.com",
+        "transaction_quantity": value,
+        "secret_key": stack.connection["ipn_secret_key"],
+    }
+    resp = await stack.http.post(stack.ipn_url, data=form)
+    assert resp.status_code == 400, resp.text
+    assert "out of range" in resp.json()["detail"]
