@@ -30,6 +30,7 @@ def router_settings(kafka: str, mongo: str, prefix: str, db: str, **overrides: A
         "topic_prefix": prefix,
         "topic_partitions": 3,
         "group_id": f"{prefix}router",
+        "notify_group_id": f"{prefix}notifier",
         "api_tokens": TOKENS,
         "scheduler_interval_s": 0.2,
         "reconcile_interval_s": 5.0,

@@ -37,6 +37,7 @@ from zap_router.engine.zaps import ZapService
 from zap_router.entrypoints import http_catalog, http_runs, http_zaps
 from zap_router.entrypoints.consumers import register_consumers
 from zap_router.entrypoints.deps import Services, install_error_handlers
+from zap_router.entrypoints.notifier import install_notifier, make_notifier
 from zap_router.settings import RouterSettings
 
 log = logging.getLogger("kxflow.router")
@@ -134,6 +135,7 @@ def create_app(
     )
     if settings.consume:
         register_consumers(broker, settings, engine, zaps, metrics)
+    notifier = make_notifier(settings, db, http_client, clock, run_store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,6 +151,9 @@ def create_app(
         await broker.start()
         await progress.start()
         tasks = [asyncio.create_task(_every(settings.reconcile_interval_s, zaps.reload, "zap reconcile"))]
+        if settings.notify and settings.consume:
+            tasks.append(asyncio.create_task(_every(settings.notify_tick_s, notifier.flush, "notifier")))
+            tasks.append(asyncio.create_task(_every(3600, notifier.purge, "notifier purge", wait_first=True)))
         if run_scheduler:
             tasks.append(asyncio.create_task(_every(settings.scheduler_interval_s, engine.tick, "scheduler")))
             if settings.retention is not None:
@@ -198,6 +203,7 @@ def create_app(
     app.include_router(http_zaps.router)
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)
+    install_notifier(app, broker, settings, notifier)
     install_error_handlers(app)
     instrument_app(app, provider)
     topics = settings.topics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from kxflow_contracts.runtime.settings import ServiceSettings
@@ -57,6 +57,24 @@ class RouterSettings(ServiceSettings):
     auto_disable_min_runs: int = 20
     auto_disable_ratio: float = 0.95
     auto_disable_days: float = 7.0
+    notify: bool = Field(default=True, description="Run the notifier (its own consumer group on runs.v1)")
+    notify_group_id: str = "kxflow-notifier"
+    notify_min_interval_s: float = Field(default=60.0, description="At most one message per rule this often")
+    notify_settle_s: float = Field(
+        default=5.0, description="A burst is sent once quiet this long (as a digest)"
+    )
+    notify_max_delay_s: float = Field(default=120.0, description="…or once its oldest item waited this long")
+    notify_tick_s: float = Field(default=1.0, description="How often due notifications are looked for")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail rules (unset: none)")
+    smtp_port: int = 25
+    smtp_from: str = "kxflow@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    console_url: str | None = Field(
+        default=None,
+        description="Public URL of the console (e.g. `https://kxflow.example/console`) for links",
+    )
 
     @property
     def retention(self) -> timedelta | None:

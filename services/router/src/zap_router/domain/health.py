@@ -21,3 +21,9 @@ class AutoDisablePolicy:
             f"turned off: {failed} of {total} runs failed in the last {days:g} days "
             f"(limit {self.error_ratio:.0%} over more than {self.min_runs} runs)"
         )
+
+
+def at_risk(policy: AutoDisablePolicy, total: int, failed: int) -> bool:
+    """Warn first (as Zapier does): failing at the disable ratio with more than half the runs the
+    rule needs, before it turns the zap off."""
+    return total > policy.min_runs // 2 and failed / max(total, 1) >= policy.error_ratio

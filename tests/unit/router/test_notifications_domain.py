@@ -1,0 +1,105 @@
+"""Notification rules and messages (pure): which events a rule wants, when a burst is sent, digests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from zap_router.domain.health import AutoDisablePolicy, at_risk
+from zap_router.domain.notifications import (
+    DIGEST_LINES,
+    FlushPolicy,
+    Kind,
+    RuleSpec,
+    compose,
+    notice_from_run_event,
+    rule_wants,
+)
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def event(transition: str, status: str, **extra: object) -> dict[str, object]:
+    return {
+        "run_id": "r1",
+        "tenant": "acme",
+        "zap_id": "z1",
+        "transition": transition,
+        "status": status,
+        **extra,
+    }
+
+
+def test_failed_halted_and_disabled_are_told_and_progress_is_not() -> None:
+    failed = notice_from_run_event(
+        "r1:finished", event("finished", "failed", error={"code": "x", "message": "m"})
+    )
+    assert failed is not None and failed.kind == Kind.run_failed and failed.text == "x: m"
+    halted = notice_from_run_event("r1:finished", event("finished", "halted"))
+    assert halted is not None and halted.kind == Kind.run_halted
+    off = notice_from_run_event("r1:zap_disabled", event("zap_disabled", "failed"))
+    assert off is not None and off.kind == Kind.zap_disabled
+    assert notice_from_run_event("a", event("finished", "succeeded")) is None
+    assert notice_from_run_event("b", event("started", "running")) is None
+    assert notice_from_run_event("c", event("step_done", "running", step_status="failed")) is None
+
+
+def test_rule_matches_its_tenant_kinds_and_zap_only() -> None:
+    notice = notice_from_run_event("k", event("finished", "failed"))
+    assert notice is not None
+    rule = {"tenant": "acme", "kinds": ["run_failed"], "zap_id": None, "enabled": True}
+    assert rule_wants(rule, notice)
+    assert not rule_wants({**rule, "tenant": "globex"}, notice)
+    assert not rule_wants({**rule, "kinds": ["run_halted"]}, notice)
+    assert not rule_wants({**rule, "zap_id": "z2"}, notice)
+    assert rule_wants({**rule, "zap_id": "z1"}, notice)
+    assert not rule_wants({**rule, "enabled": False}, notice)
+
+
+def test_flush_waits_for_quiet_and_caps_the_rate() -> None:
+    policy = FlushPolicy(timedelta(seconds=60), timedelta(seconds=5), timedelta(seconds=120))
+    # still arriving: held
+    assert not policy.due(T0, T0 + timedelta(seconds=3), None, T0 + timedelta(seconds=4))
+    # quiet for 5 s: due
+    assert policy.due(T0, T0 + timedelta(seconds=3), None, T0 + timedelta(seconds=8))
+    # a steady trickle is still sent after max_delay
+    assert policy.due(T0, T0 + timedelta(seconds=119), None, T0 + timedelta(seconds=120))
+    # the last message went out 30 s ago: capped
+    assert not policy.due(T0, T0, T0 + timedelta(seconds=10), T0 + timedelta(seconds=40))
+
+
+def item(i: int) -> dict[str, object]:
+    return {"kind": "run_failed", "title": f"Run r{i} failed", "text": "boom", "run_id": f"r{i}"}
+
+
+def test_one_item_is_a_message_and_a_burst_is_one_digest() -> None:
+    single = compose("ops", [item(1)], "https://k.example/console")
+    assert single.count == 1 and single.subject == "[kxflow] Run r1 failed"
+    assert "https://k.example/console/runs/r1" in single.text
+    digest = compose("ops", [item(i) for i in range(500)])
+    assert digest.count == 500 and "500 notifications (500 run failed)" in digest.subject
+    assert digest.text.count("•") == DIGEST_LINES and f"and {500 - DIGEST_LINES} more" in digest.text
+    body = digest.slack()
+    assert body["text"].startswith(digest.subject) and body["blocks"][0]["type"] == "header"
+
+
+def test_rule_targets_are_checked() -> None:
+    ok = RuleSpec(name="a", kinds=["run_failed"], channel="email", target="ops@example.com")
+    assert ok.target == "ops@example.com"
+    # header injection through the address is refused
+    with pytest.raises(ValidationError):
+        RuleSpec(name="a", kinds=["run_failed"], channel="email", target="ops@example.com\r\nBcc: x@y.z")
+    with pytest.raises(ValidationError):
+        RuleSpec(name="a", kinds=["run_failed"], channel="webhook", target="file:///etc/passwd")
+    with pytest.raises(ValidationError):
+        RuleSpec(name="a", kinds=[], channel="webhook", target="https://hooks.example/x")
+
+
+def test_a_zap_failing_at_the_ratio_is_at_risk_before_it_is_disabled() -> None:
+    policy = AutoDisablePolicy(min_runs=20, error_ratio=0.95)
+    assert not at_risk(policy, 5, 5)
+    assert at_risk(policy, 11, 11) and not policy.should_disable(11, 11)
+    assert not at_risk(policy, 15, 10)
+    assert policy.should_disable(21, 21)
