@@ -11,7 +11,9 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 import structlog
@@ -25,24 +27,120 @@ SENSITIVE_KEYS = re.compile(
 
 
 class Redactor:
-    """Known secret values to scrub from any text; shared by logs and API error bodies."""
+    """Known secret values to scrub from any text; shared by logs and API error bodies.
 
-    def __init__(self) -> None:
-        self._values: set[str] = set()
+    Bounded and linear (issue 11, item 4): at most ``max_secrets`` values, each forgotten
+    ``ttl_seconds`` after it was last registered (a secret in use is registered again each time it
+    is decrypted, so it stays). Registering is O(1), never a recompile; scrubbing a text costs
+    about ``len(text) / 9`` dictionary lookups whatever the number of secrets.
+
+    How: a value of 16 characters or more is indexed by its 8-character pieces at offsets 0..8.
+    Any occurrence of it in a text covers exactly one position ``i`` that is a multiple of 9 with
+    ``i - start`` in 0..8, so looking up ``text[i:i+8]`` at every ninth position finds every
+    occurrence (then ``startswith`` confirms it). Shorter values (6 to 15 characters, rare: a
+    password, a short token) are few and kept in one regex, rebuilt when that set changes.
+    """
+
+    GRAM = 8
+    STEP = 9
+    LONG = GRAM + STEP - 1  # 16: the shortest value the piece index finds
+    MAX_SHORT = 256
+
+    def __init__(
+        self,
+        max_secrets: int = 10_000,
+        ttl_seconds: float = 7 * 86400.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max = max_secrets
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._expiry: OrderedDict[str, float] = OrderedDict()  # least recently registered first
+        self._index: dict[str, list[tuple[str, int]]] = {}
+        self._short: OrderedDict[str, None] = OrderedDict()
+        self._short_pattern: re.Pattern[str] | None = None
+        self._short_dirty = False
         self._lock = threading.Lock()
-        self._pattern: re.Pattern[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._expiry)
 
     def register(self, *values: str | None) -> None:
         with self._lock:
+            now = self._clock()
             for v in values:
-                if v and len(v) >= 6:
-                    self._values.add(v)
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+                if not v or len(v) < 6:
+                    continue
+                if v in self._expiry:
+                    self._expiry.move_to_end(v)
+                else:
+                    self._add(v)
+                self._expiry[v] = now + self._ttl
+            while self._expiry and (
+                len(self._expiry) > self._max or next(iter(self._expiry.values())) <= now
+            ):
+                self._remove(self._expiry.popitem(last=False)[0])
+
+    def _add(self, value: str) -> None:
+        if len(value) < self.LONG:
+            self._short[value] = None
+            self._short_dirty = True
+            if len(self._short) > self.MAX_SHORT:
+                oldest = next(iter(self._short))
+                self._expiry.pop(oldest, None)
+                self._remove(oldest)
+            return
+        for offset in range(self.STEP):
+            self._index.setdefault(value[offset : offset + self.GRAM], []).append((value, offset))
+
+    def _remove(self, value: str) -> None:
+        if len(value) < self.LONG:
+            if self._short.pop(value, 0) is None:
+                self._short_dirty = True
+            return
+        for offset in range(self.STEP):
+            gram = value[offset : offset + self.GRAM]
+            entries = [e for e in self._index.get(gram, ()) if e != (value, offset)]
+            if entries:
+                self._index[gram] = entries
+            else:
+                self._index.pop(gram, None)
+
+    def _short_regex(self) -> re.Pattern[str] | None:
+        if self._short_dirty:
+            with self._lock:
+                ordered = sorted(self._short, key=len, reverse=True)
+                self._short_pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+                self._short_dirty = False
+        return self._short_pattern
 
     def scrub(self, text: str) -> str:
-        pattern = self._pattern
-        return pattern.sub(MASK, text) if pattern is not None else text
+        spans: list[tuple[int, int]] = []
+        index = self._index
+        if index:
+            gram, step = self.GRAM, self.STEP
+            for i in range(0, len(text) - gram + 1, step):
+                for value, offset in index.get(text[i : i + gram], ()):
+                    start = i - offset
+                    if start >= 0 and text.startswith(value, start):
+                        spans.append((start, start + len(value)))
+        pattern = self._short_regex()
+        if pattern is not None:
+            spans.extend(m.span() for m in pattern.finditer(text))
+        if not spans:
+            return text
+        spans.sort()
+        out: list[str] = []
+        cursor = 0
+        for start, end in spans:
+            if end <= cursor:
+                continue
+            if start > cursor:
+                out.append(text[cursor:start])
+            out.append(MASK)
+            cursor = end
+        out.append(text[cursor:])
+        return "".join(out)
 
     def scrub_value(self, value: Any, key: str = "") -> Any:
         if key and SENSITIVE_KEYS.search(key) and isinstance(value, str | bytes) and value:
@@ -75,6 +173,8 @@ class _ScrubFilter(logging.Filter):
     """Scrubs stdlib records (FastStream, uvicorn, httpx) before they are formatted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):  # a structlog event: its own chain redacted it already
+            return True
         msg = record.getMessage()
         record.msg = REDACTOR.scrub(msg)
         record.args = ()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from kxflow_contracts.runtime.heap import freeze_after_startup
 from kxflow_contracts.runtime.logging import configure_logging
+from kxflow_contracts.runtime.serving import run_service
 from zap_router.main import create_app
 from zap_router.settings import RouterSettings
 
@@ -13,13 +11,7 @@ from zap_router.settings import RouterSettings
 def main() -> None:
     settings = RouterSettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    uvicorn.run(
-        freeze_after_startup(create_app(settings)),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-    )
+    run_service(create_app(settings), settings.http_host, settings.http_port)
 
 
 if __name__ == "__main__":

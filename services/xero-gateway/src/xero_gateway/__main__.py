@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from kxflow_contracts.runtime.heap import freeze_after_startup
+from kxflow_contracts.runtime.serving import run_service
 from xero_gateway.main import create_app
 from xero_gateway.settings import XeroGatewaySettings
 
 
 def main() -> None:
     settings = XeroGatewaySettings()
-    # log_config=None: uvicorn's own records go through the JSON handler (and its redaction) too.
-    uvicorn.run(
-        freeze_after_startup(create_app(settings, configure_logs=True)),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-    )
+    run_service(create_app(settings, configure_logs=True), settings.http_host, settings.http_port)
 
 
 if __name__ == "__main__":

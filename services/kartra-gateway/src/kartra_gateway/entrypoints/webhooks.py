@@ -25,6 +25,7 @@ from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.payloads import WebhookRejected
 from kartra_gateway.service_layer.intake import Intake, IntakeResult, Unauthorized, Unavailable
 from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
+from kxflow_contracts.runtime.serving import ROUTE_KEY
 from kxflow_contracts.runtime.telemetry import server_span
 
 WEBHOOK_ROUTE = "/v1/webhooks/kartra/{connection_id}/{secret}"
@@ -142,6 +143,7 @@ class WebhookFastPath:
             match, channel = _IPN_PATH.match(path), "ipn"
         if match is None:
             return await self.app(scope, receive, send)
+        scope[ROUTE_KEY] = WEBHOOK_ROUTE if channel == "outbound" else IPN_ROUTE  # the access log's
         headers = {k: v for k, v in scope["headers"] if k in (b"content-type", b"traceparent")}
         ctype = headers.get(b"content-type", b"").decode("latin-1")
         traceparent = headers[b"traceparent"].decode("latin-1") if b"traceparent" in headers else None
