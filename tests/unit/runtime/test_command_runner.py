@@ -53,7 +53,7 @@ def runner(ledger: FakeLedger, port: ScriptedPort, results: FakeResults) -> Comm
 
 async def test_a_command_is_executed_once_and_its_result_published() -> None:
     ledger, port, results = FakeLedger(), ScriptedPort([{"id": 7}]), FakeResults()
-    assert await runner(ledger, port, results).handle(command()) is True
+    assert (await runner(ledger, port, results).handle(command())).output == {"id": 7}
     assert port.calls == [("c1", False)]
     assert ledger.kept == ["c1"]
     ((event, key),) = results.published
@@ -71,7 +71,7 @@ async def test_a_redelivered_command_republishes_without_calling_upstream() -> N
     ledger, port, results = FakeLedger(), ScriptedPort([{"id": 7}]), FakeResults()
     run = runner(ledger, port, results)
     await run.handle(command())
-    assert await run.handle(command()) is True
+    assert await run.handle(command()) is not None
     assert len(port.calls) == 1
     assert [e.id for e, _ in results.published] == ["c1:1", "c1:1"]
     assert results.published[1][0].data == results.published[0][0].data
@@ -81,7 +81,7 @@ async def test_a_command_another_consumer_executes_is_busy() -> None:
     clock = Clock()
     ledger, port, results = FakeLedger(now=clock), ScriptedPort(), FakeResults()
     await ledger.claim(command(), "other-replica")  # its lease runs
-    assert await runner(ledger, port, results).handle(command()) is False
+    assert await runner(ledger, port, results).handle(command()) is None
     assert port.calls == [] and results.published == []
 
 
@@ -90,7 +90,7 @@ async def test_an_expired_lease_is_taken_over_and_executed_as_a_reexecution() ->
     ledger, port, results = FakeLedger(now=clock), ScriptedPort([{"id": 7}]), FakeResults()
     await ledger.claim(command(), "died-mid-call")
     clock.t += timedelta(seconds=31)
-    assert await runner(ledger, port, results).handle(command()) is True
+    assert await runner(ledger, port, results).handle(command()) is not None
     assert port.calls == [("c1", True)]  # the port checks upstream before writing again
     assert ledger.entries["c1"].executions == 2 and ledger.entries["c1"].state == "done"
 
@@ -101,7 +101,7 @@ async def test_a_lost_answer_is_published_again_on_redelivery() -> None:
     with pytest.raises(ConnectionError):
         await run.handle(command())  # executed and recorded, but the result never left
     assert ledger.entries["c1"].state == "done" and results.published == []
-    assert await run.handle(command()) is True  # the redelivered command
+    assert await run.handle(command()) is not None  # the redelivered command
     assert len(port.calls) == 1
     assert [e.id for e, _ in results.published] == ["c1:1"]
 
@@ -115,7 +115,7 @@ async def test_a_transient_failure_leaves_the_command_to_be_tried_again() -> Non
         await run.handle(command())
     assert ledger.entries["c1"].state == "pending" and results.published == []
     clock.t += timedelta(seconds=31)
-    assert await run.handle(command()) is True
+    assert await run.handle(command()) is not None
     assert port.calls == [("c1", False), ("c1", True)]
 
 

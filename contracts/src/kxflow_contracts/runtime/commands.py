@@ -112,20 +112,20 @@ class CommandRunner:
         self._owner = owner or source.strip("/")
         self._on_result = on_result
 
-    async def handle(self, cmd: ActionCommand) -> bool:
-        """True once the command's result is durable and published; False when another consumer
-        executes it right now (busy: try again later)."""
+    async def handle(self, cmd: ActionCommand) -> ActionResult | None:
+        """The result, once durable and published; ``None`` when another consumer executes the
+        command right now (busy: try again later)."""
         claim = await self._ledger.claim(cmd, self._owner)
         if claim.decision is Decision.busy:
-            return False
+            return None
         if claim.decision is Decision.replay and claim.result is not None:
             await self._publish(cmd, claim.result)  # the answer may have been lost: say it again
-            return True
+            return claim.result
         async with self._ledger.keep(cmd):
             result = await self.execute(cmd, reexecution=claim.previous_attempts > 0)
         await self._ledger.complete(cmd, result)
         await self._publish(cmd, result)
-        return True
+        return result
 
     async def execute(self, cmd: ActionCommand, reexecution: bool = False) -> ActionResult:
         """Run the port and turn what happened into an :class:`ActionResult` (no ledger, no Kafka)."""
@@ -178,6 +178,6 @@ def command_record_handler(
         except (EnvelopeError, ValidationError) as exc:
             await dead_letter(record, exc)
             return True
-        return await runner.handle(cmd)
+        return await runner.handle(cmd) is not None
 
     return handle

@@ -18,16 +18,17 @@ from kartra_gateway.adapters.dedupe_batcher import BatchedSeenKeys
 from kartra_gateway.adapters.kartra_client import KartraClient
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.adapters.rate_limiter import AppRateLimiter
-from kartra_gateway.entrypoints.commands import register_command_consumer
+from kartra_gateway.entrypoints.commands import command_consumer
 from kartra_gateway.entrypoints.connections_api import connections_router
 from kartra_gateway.entrypoints.webhooks import WEBHOOK_PATHS, WebhookFastPath, Webhooks, webhook_router
-from kartra_gateway.service_layer.execute import CommandExecutor
+from kartra_gateway.service_layer.execute import SOURCE, KartraActions
 from kartra_gateway.service_layer.intake import Intake
 from kartra_gateway.settings import GatewaySettings
 from kxflow_contracts.runtime.auth import bearer_tenant
+from kxflow_contracts.runtime.commands import CommandRunner
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
-from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
+from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.logging import REDACTOR
@@ -56,11 +57,12 @@ def create_app(
     db = mongo[settings.mongodb_database]
     http = http_client or httpx.AsyncClient(timeout=settings.kartra_timeout_seconds)
     instrument_httpx_client(http, provider)
+    on_dead_letter = dead_letter_counter(metrics.registry)
     broker = broker or make_broker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
-        on_dead_letter=dead_letter_counter(metrics.registry),
+        on_dead_letter=on_dead_letter,
     )
     shared_limits = SharedRateLimits(db["shared_limits"]) if settings.shared_rate_limits else None
     limiter = limiter or AppRateLimiter(
@@ -80,9 +82,22 @@ def create_app(
         settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-intake", tracer=tracer
     )
     intake = Intake(connections, seen, producer, topics, metrics)
-    executor = CommandExecutor(ledger, connections, client, broker, topics, metrics)
-    register_command_consumer(
-        broker, topics.kartra_commands, settings.consumer_group, executor, settings.command_workers
+    runner = CommandRunner(
+        ledger,
+        KartraActions(connections, client),
+        KafkaResults(broker, topics.action_results),
+        source=SOURCE,
+        on_result=lambda cmd, result: metrics.commands.labels(cmd.action, result.status.value).inc(),
+    )
+    commands = command_consumer(
+        settings.kafka_bootstrap_servers,
+        topics.kartra_commands,
+        settings.consumer_group,
+        runner,
+        record_dead_letterer(broker, on_dead_letter),
+        tracer,
+        per_key_workers=settings.command_workers,
+        client_id=settings.service_name,
     )
 
     @asynccontextmanager
@@ -94,9 +109,11 @@ def create_app(
             await shared_limits.ensure_indexes()
         await producer.start()
         await broker.start()
+        await commands.start()
         try:
             yield
         finally:
+            await commands.stop()
             await broker.stop()
             await producer.stop()
             if http_client is None:
@@ -122,7 +139,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.executor = executor
+    app.state.executor = runner
+    app.state.commands = commands
     app.state.kartra_client = client
     app.state.broker = broker
     return app

@@ -36,5 +36,7 @@ class GatewaySettings(ServiceSettings):
     )
     connection_cache_ttl_seconds: float = 30.0
     consumer_group: str = "kxflow-kartra-gateway"
-    command_workers: int = Field(default=1, description="Partitions processed concurrently by one replica")
+    command_workers: int = Field(
+        default=1, description="Commands of one connection run at once by one replica (1 keeps their order)"
+    )
     ledger_retention_days: int = 30

@@ -1,23 +1,35 @@
-"""FastStream subscriber for ``kxflow.kartra.commands.v1`` (thin: decode → executor)."""
+"""The consumer of ``kxflow.kartra.commands.v1`` (thin: the shared keyed consumer → the runner)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream.kafka import KafkaBroker, KafkaMessage
+from opentelemetry import trace
 
-from kartra_gateway.service_layer.execute import CommandExecutor
-from kxflow_contracts.commands import ActionCommand
-from kxflow_contracts.runtime.kafka import CONSUMER_DEFAULTS, decode_message
+from kxflow_contracts.runtime.commands import CommandRunner, command_record_handler
+from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
+from kxflow_contracts.runtime.telemetry import traced_record_handler
 
 
-def register_command_consumer(
-    broker: KafkaBroker, topic: str, group_id: str, executor: CommandExecutor, workers: int = 1
-) -> None:
-    extra = {"max_workers": workers} if workers > 1 else {}
-
-    @broker.subscriber(topic, group_id=group_id, **CONSUMER_DEFAULTS, **extra)
-    async def on_command(body: Any, msg: KafkaMessage) -> None:  # body: JSON-decoded value, unused
-        event = decode_message(msg)  # EnvelopeError → DLQ
-        cmd = ActionCommand.model_validate(event.data)  # ValidationError → DLQ
-        await executor.handle(cmd)
+def command_consumer(
+    bootstrap_servers: str,
+    topic: str,
+    group_id: str,
+    runner: CommandRunner,
+    dead_letter: Callable[[Any, BaseException], Awaitable[None]],
+    tracer: trace.Tracer,
+    *,
+    per_key_workers: int,
+    client_id: str,
+) -> KeyedConsumer:
+    """One lane per connection (the record key ``{tenant}:{connection_id}``): with one worker per
+    lane a connection's commands run in their order, and one App's backlog delays no other."""
+    return KeyedConsumer(
+        bootstrap_servers,
+        topic,
+        group_id,
+        traced_record_handler(tracer, command_record_handler(runner, dead_letter)),
+        per_key_workers=per_key_workers,
+        client_id=client_id,
+    )

@@ -1,26 +1,23 @@
-"""Command executor: ledger claim → validate → call Kartra → record → publish the result.
+"""Executing one Kartra command: validate → call Kartra → typed output (``KartraActions``).
 
-The ledger (DESIGN §3) makes a redelivered command republish its known result instead of calling
-Kartra again. When a command is executed a second time (the first executor died mid-call, or a
-later attempt follows an unknown outcome), Kartra answers like "Lead already exists" or
-"Transaction already refunded" are read as "our earlier execution did it" and reported as success,
-so a create or refund is never done twice.
+The rest of a command's path (ledger claim and renewal, redelivery, busy, deadline, the result
+event) is the shared skeleton, ``kxflow_contracts.runtime.commands.CommandRunner``; this module is
+the port it executes through. When a command is executed a second time (the first executor died
+mid-call, or a later attempt follows an unknown outcome), Kartra answers like "Lead already
+exists" or "Transaction already refunded" are read as "our earlier execution did it" and
+reported as success, so a create or refund is never done twice.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, ValidationError
 
 from kartra_gateway.adapters.connections import ConnectionRepository
 from kartra_gateway.adapters.kartra_client import KartraCallError, KartraClient, KartraCredentials
-from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain import php_form
 from kartra_gateway.domain.actions import (
     SPECS,
@@ -33,29 +30,24 @@ from kartra_gateway.domain.actions import (
 from kartra_gateway.domain.kartra_errors import Category
 from kxflow_contracts.catalog import CATALOG
 from kxflow_contracts.commands import ActionCommand
-from kxflow_contracts.envelope import CloudEvent
 from kxflow_contracts.models import kartra_actions as m
-from kxflow_contracts.results import RESULT_TYPE, ActionError, ActionResult, ResultStatus
-from kxflow_contracts.runtime.kafka import TransientError, publish_event
-from kxflow_contracts.runtime.ledger import ActionLedger, Decision
-from kxflow_contracts.topics import Topics
+from kxflow_contracts.results import ActionError, ResultStatus
+from kxflow_contracts.runtime.commands import ActionFailed
 
 SOURCE = "/kartra-gateway"
 _CREDENTIAL_FIELDS = {"app_id", "api_key", "api_password"}
 
 
-class Failed(Exception):
+class Failed(ActionFailed):
     """A step failure that is not a Kartra answer (bad input, unknown connection…)."""
 
     def __init__(self, code: str, message: str, *, retryable: bool = False, details: Any = None) -> None:
-        super().__init__(message)
-        self.error = ActionError(code=code, message=message, retryable=retryable, details=details)
+        super().__init__(ActionError(code=code, message=message, retryable=retryable, details=details))
 
 
-class NotFound(Exception):
+class NotFound(ActionFailed):
     def __init__(self, error: ActionError) -> None:
-        super().__init__(error.message)
-        self.error = error
+        super().__init__(error, ResultStatus.not_found)
 
 
 @dataclass
@@ -75,81 +67,24 @@ def _kartra_error(exc: KartraCallError) -> ActionError:
     )
 
 
-class CommandExecutor:
-    def __init__(
-        self,
-        ledger: ActionLedger,
-        connections: ConnectionRepository,
-        client: KartraClient,
-        broker: KafkaBroker,
-        topics: Topics,
-        metrics: GatewayMetrics,
-        owner: str = "kartra-gateway",
-    ) -> None:
-        self._ledger = ledger
+class KartraActions:
+    """The ``ActionPort`` of kartra-gateway."""
+
+    def __init__(self, connections: ConnectionRepository, client: KartraClient) -> None:
         self._connections = connections
         self._client = client
-        self._broker = broker
-        self._topics = topics
-        self._metrics = metrics
-        self._owner = owner
 
-    async def handle(self, cmd: ActionCommand) -> ActionResult:
-        claim = await self._ledger.claim(cmd, self._owner)
-        if claim.decision is Decision.busy:
-            raise TransientError(f"command {cmd.command_id} is being executed elsewhere")
-        if claim.decision is Decision.replay and claim.result is not None:
-            await self._publish(cmd, claim.result)
-            return claim.result
-        async with self._ledger.keep(cmd):
-            result = await self.execute(cmd, reexecution=claim.previous_attempts > 0)
-        await self._ledger.complete(cmd, result)
-        await self._publish(cmd, result)
-        self._metrics.commands.labels(cmd.action, result.status.value).inc()
-        return result
+    def failure(self, cmd: ActionCommand, exc: Exception) -> ActionError:
+        """Kartra's own errors verbatim; anything else (a bug, a broken dependency) is reported,
+        never left hanging."""
+        if isinstance(exc, KartraCallError):
+            return _kartra_error(exc)
+        return ActionError(code="internal_error", message=f"{type(exc).__name__}: {exc}", retryable=True)
 
-    async def _publish(self, cmd: ActionCommand, result: ActionResult) -> None:
-        event = CloudEvent(
-            id=f"{cmd.command_id}:{cmd.attempt}",
-            source=SOURCE,
-            type=RESULT_TYPE,
-            subject=cmd.command_id,
-            tenant=cmd.tenant,
-            data=result,
-        )
-        await publish_event(self._broker, self._topics.action_results, event, cmd.run_id)
-
-    async def execute(self, cmd: ActionCommand, reexecution: bool = False) -> ActionResult:
-        started = time.perf_counter()
-        status, output, error = ResultStatus.succeeded, None, None
-        try:
-            output = await self._run(cmd, reexecution)
-        except NotFound as exc:
-            status, error = ResultStatus.not_found, exc.error
-        except Failed as exc:
-            status, error = ResultStatus.failed, exc.error
-        except KartraCallError as exc:
-            status, error = ResultStatus.failed, _kartra_error(exc)
-        except Exception as exc:  # a bug or a broken dependency: report it, never leave the claim hanging
-            status = ResultStatus.failed
-            error = ActionError(code="internal_error", message=f"{type(exc).__name__}: {exc}", retryable=True)
-        return ActionResult(
-            command_id=cmd.command_id,
-            run_id=cmd.run_id,
-            step_id=cmd.step_id,
-            status=status,
-            output=output,
-            error=error,
-            attempts=cmd.attempt,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
-
-    async def _run(self, cmd: ActionCommand, reexecution: bool) -> dict[str, Any]:
+    async def run(self, cmd: ActionCommand, reexecution: bool) -> dict[str, Any]:
         entry = CATALOG.find(cmd.action)
         if entry is None or entry.app != "kartra" or entry.kind.value == "trigger":
             raise Failed("unknown_action", f"{cmd.action!r} is not a Kartra action or search")
-        if cmd.not_after is not None and cmd.not_after < datetime.now(UTC):
-            raise Failed("deadline_exceeded", f"command deadline {cmd.not_after.isoformat()} has passed")
         conn = await self._connections.for_tenant(cmd.tenant, cmd.connection_id)
         if conn is None:
             raise Failed("unknown_connection", f"no Kartra connection {cmd.connection_id!r} for this tenant")
