@@ -26,9 +26,17 @@ def test_every_example_validates_against_its_output_model(entry) -> None:
     entry.output_model.model_validate(entry.example)
 
 
-def test_every_xero_action_and_search_has_an_input_example() -> None:
-    missing = [e.key for e in CATALOG.of("xero") if e.kind is not Kind.trigger and e.input_example is None]
+def test_every_entry_has_an_input_example() -> None:
+    """Every action and search of both apps a sample input, every trigger sample parameters."""
+    missing = [e.key for e in CATALOG if e.input_example is None]
     assert missing == []
+
+
+def test_trigger_parameter_examples_name_only_matched_parameters() -> None:
+    """A trigger's sample parameters are ones the router matches on (``param_fields``)."""
+    for entry in CATALOG.of(kind=Kind.trigger):
+        if entry.available:  # an unavailable trigger never fires, so matches nothing
+            assert set(entry.input_example or {}) <= set(entry.param_fields), entry.key
 
 
 def test_the_examples_file_holds_exactly_one_output_per_xero_entry() -> None:

@@ -8,6 +8,7 @@ the reference's sample payloads (§5).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -83,14 +84,14 @@ def _trigger(
     )
 
 
-def _unavailable(key: str, name: str, reason: str) -> CatalogEntry:
+def _unavailable(key: str, name: str, reason: str, params: type[BaseModel] = NoParams) -> CatalogEntry:
     return CatalogEntry(
         key=key,
         app=APP,
         kind=Kind.trigger,
         display_name=name,
         description=f"Triggers when {name[0].lower()}{name[1:]}. Not deliverable: {reason}",
-        input_model=NoParams,
+        input_model=params,
         output_model=ev.KartraEvent,
         example=_event("unavailable"),
         available=False,
@@ -151,6 +152,9 @@ def _named_trigger(
     fields = {f"{attr}_id": f"{attr}.id"}
     if f"{attr}_name" in params.model_fields:
         fields[f"{attr}_name"] = f"{attr}.name"
+    if "version" in params.model_fields:
+        fields["version"] = f"{attr}.version"
+        thing["version"] = "A"
     return _trigger(
         key,
         name,
@@ -414,11 +418,13 @@ TRIGGERS: list[CatalogEntry] = [
         "Lead Clicks Tracking Link",
         "Kartra's public outbound API and IPN send no tracking-link click event "
         "(only Kartra's private Zapier channel has it).",
+        ev.TrackingLinkParams,
     ),
     _unavailable(
         "kartra.external_page.visited",
         "Lead Visits Page",
         "visits to tracked external (non-Kartra) pages are not sent by Kartra's public outbound API.",
+        ev.PageParams,
     ),
     _unavailable(
         "kartra.cancellation.requested",
@@ -742,6 +748,100 @@ ACTIONS: list[CatalogEntry] = [
     ),
 ]
 
+_BY_LEAD = {"email": "jane@example.com", "lead_id": "4174086"}
+_LEAD_INPUT = {
+    "first_name": "Jane",
+    "last_name": "Smith",
+    "phone": "7700900123",
+    "phone_country_code": "+44",
+    "city": "London",
+    "country": "United Kingdom",
+    "company": "Smith Ltd",
+    "lead_preferred_time_zone": "Europe/London",
+}
+INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "kartra.lead.tag.assign": {"email": "jane@example.com", "tag_name": "Customer"},
+    "kartra.lead.tag.unassign": {"email": "jane@example.com", "tag_name": "Prospect"},
+    "kartra.lead.list.subscribe": {"email": "jane@example.com", "list_name": "Newsletter"},
+    "kartra.lead.list.unsubscribe": {"lead_id": "4174086", "list_name": "Newsletter"},
+    "kartra.lead.sequence.subscribe": {"email": "jane@example.com", "sequence_name": "Welcome", "step": "1"},
+    "kartra.lead.sequence.unsubscribe": {"email": "jane@example.com", "sequence_name": "Welcome"},
+    "kartra.lead.calendar.subscribe": {
+        "email": "jane@example.com",
+        "calendar_name": "First calendar",
+        "class_name": "First class",
+        "starting_date": "16 Jan 2027",
+        "starting_hour": "10:00",
+    },
+    "kartra.lead.calendar.cancel": {
+        "email": "jane@example.com",
+        "calendar_name": "First calendar",
+        "class_name": "First class",
+    },
+    "kartra.custom_field.create": {
+        "custom_field_identifier": "tshirt_size",
+        "custom_field_type": "drop_down",
+        "custom_field_options": ["S", "M", "L"],
+    },
+    "kartra.lead.create": {"email": "jane@example.com", **_LEAD_INPUT},
+    "kartra.lead.update": {**_BY_LEAD, "new_email": "jane.smith@example.com", "last_name": "Smith-Jones"},
+    "kartra.lead.points.give": {"email": "jane@example.com", "points": 10, "expiration": 30},
+    "kartra.lead.points.remove": {"email": "jane@example.com", "points": 5},
+    "kartra.subscription.status.change": {"subscription_id": "993037", "status": "pause"},
+    "kartra.subscription.update": {
+        "subscription_id": "993037",
+        "product_id": "223",
+        "price_point": "2",
+        "next_payment_date": "2027-01-16 10:00",
+        "amount": 29.0,
+        "recurring_period_1": "1",
+        "recurring_period_2": "months",
+        "quantity": 1,
+        "installments_left": "6",
+    },
+    "kartra.subscription.cancel": {"transaction_id": "48110", "email": "jane@example.com"},
+    "kartra.transaction.refund": {"transaction_id": "48110", "amount": 10.0, "email": "jane@example.com"},
+    "kartra.lists.retrieve": {},
+    "kartra.tags.retrieve": {},
+    "kartra.sequences.retrieve": {},
+    "kartra.custom_fields.retrieve": {},
+    "kartra.pages.retrieve": {},
+    "kartra.api.request": {"method": "POST", "body": {"actions": [{"cmd": "retrieve_account_tags"}]}},
+    "kartra.lead.find": {"email": "jane@example.com"},
+    "kartra.lead_details.find": {"lead_id": "4174086"},
+    "kartra.transaction.find": {"transaction_id": "48110"},
+    "kartra.subscription.find": {"subscription_id": "993037"},
+    "kartra.lead.find_or_create": {**_BY_LEAD, **_LEAD_INPUT},
+}
+"""Catalog key → a sample INPUT an editor pre-fills (trigger examples come from their parameters)."""
+
+_PARAM_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
+    NoParams: {},
+    ev.ProductParams: {"product_id": "223", "price_point": "2"},
+    ev.CalendarParams: {"calendar_id": "5", "class_id": "9"},
+    ev.TagParams: {"tag_name": "Customer"},
+    ev.ListParams: {"list_name": "Newsletter"},
+    ev.SequenceParams: {"sequence_name": "Welcome"},
+    ev.MembershipParams: {"membership_id": "7", "level_id": "2"},
+    ev.FormParams: {"form_id": "12"},
+    ev.VideoParams: {"video_id": "12"},
+    ev.SurveyParams: {"survey_id": "4"},
+    ev.PageParams: {"page_id": "31"},
+    ev.SplitTestLinkParams: {"split_test_link_id": "12", "version": "A"},
+    ev.TrackingLinkParams: {"tracking_link_id": "12"},
+}
+
+
+def _with_input_example(entry: CatalogEntry) -> CatalogEntry:
+    if entry.kind is Kind.trigger:
+        example = _PARAM_EXAMPLES[entry.input_model]
+        matched = entry.param_fields or dict.fromkeys(example)  # an unavailable trigger matches nothing yet
+        return replace(entry, input_example={k: v for k, v in example.items() if k in matched})
+    return replace(entry, input_example=INPUT_EXAMPLES[entry.key])
+
+
+TRIGGERS = [_with_input_example(e) for e in TRIGGERS]
+ACTIONS = [_with_input_example(e) for e in ACTIONS]
 ENTRIES: list[CatalogEntry] = [*TRIGGERS, *ACTIONS]
 
 TRIGGERS_BY_UPSTREAM: dict[str, CatalogEntry] = {e.upstream: e for e in TRIGGERS if e.available}

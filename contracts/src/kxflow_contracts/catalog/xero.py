@@ -16,7 +16,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kxflow_contracts.catalog.base import CatalogEntry, Delivery, Kind, NoParams, OpenModel
 from kxflow_contracts.events import xero as ev
@@ -39,37 +39,66 @@ OUTPUT_EXAMPLES: dict[str, dict[str, Any]] = json.loads(
 
 
 class OverdueParams(OpenModel):
-    days_overdue: int = 1
+    days_overdue: int = Field(default=1, description="Fire when a sales invoice is this many days overdue")
 
 
 class StatusParams(OpenModel):
-    status: str | None = None
+    status: str | None = Field(default=None, description="Only documents in this status, e.g. AUTHORISED")
 
 
 class PaymentTypeParams(OpenModel):
-    payment_type: str | None = None
+    payment_type: str | None = Field(default=None, description="Only this payment type, e.g. ACCRECPAYMENT")
 
 
 class BankTransactionParams(OpenModel):
-    status: str | None = None
-    type: str | None = None
+    status: str | None = Field(default=None, description="Only this status, e.g. AUTHORISED")
+    type: str | None = Field(default=None, description="Only this type, e.g. RECEIVE or SPEND")
 
 
 class CreditNoteParams(OpenModel):
-    status: str | None = None
-    type: str | None = None
+    status: str | None = Field(default=None, description="Only this status")
+    type: str | None = Field(default=None, description="ACCRECCREDIT or ACCPAYCREDIT")
 
 
 class ReportParams(OpenModel):
-    report_type: str = "ProfitAndLoss"
+    report_type: str = Field(
+        default="ProfitAndLoss", description="The report, e.g. ProfitAndLoss, BalanceSheet"
+    )
 
 
 class ProjectParams(OpenModel):
-    state: str | None = None
+    state: str | None = Field(default=None, description="INPROGRESS or CLOSED")
 
 
 class PayslipParams(OpenModel):
-    pay_run_status: str | None = None
+    pay_run_status: str | None = Field(
+        default=None, description="Pay run status (POSTED pay runs are polled)"
+    )
+
+
+class UpdatedInvoiceParams(StatusParams):
+    contact: str | None = Field(default=None, description="Only invoices of this contact (its ContactID)")
+
+
+PARAM_EXAMPLES: dict[str, dict[str, Any]] = {
+    "xero.sales_invoice.created": {"status": "AUTHORISED"},
+    "xero.sales_invoice.updated": {"status": "PAID", "contact": _CONTACT_ID},
+    "xero.bill.created": {"status": "AUTHORISED"},
+    "xero.contact.created": {},
+    "xero.contact.updated": {},
+    "xero.credit_note.created": {"status": "AUTHORISED", "type": "ACCRECCREDIT"},
+    "xero.sales_invoice.overdue": {"days_overdue": 3},
+    "xero.payslip.created": {"pay_run_status": "POSTED"},
+    "xero.purchase_order.status_entered": {"status": "AUTHORISED"},
+    "xero.payment.created": {"payment_type": "ACCRECPAYMENT"},
+    "xero.payment.reconciled": {"payment_type": "ACCRECPAYMENT"},
+    "xero.bank_transaction.created": {"status": "AUTHORISED", "type": "RECEIVE"},
+    "xero.report.updated": {"report_type": "ProfitAndLoss"},
+    "xero.project.created": {"state": "INPROGRESS"},
+    "xero.quote.created": {"status": "ACCEPTED"},
+    "xero.payroll_au.employee.created": {},
+}
+"""Trigger key → sample parameters an editor pre-fills."""
 
 
 def _trigger(
@@ -91,6 +120,7 @@ def _trigger(
         input_model=params,
         output_model=event,
         example=OUTPUT_EXAMPLES.get(key, {}),
+        input_example=PARAM_EXAMPLES[key],
         delivery=delivery,
         param_fields=param_fields or {},
         upstream=upstream,
@@ -141,11 +171,11 @@ TRIGGERS = [
         "xero.sales_invoice.updated",
         "Updated Sales Invoice",
         "T5: a sales invoice (ACCREC) changes.",
-        StatusParams,
+        UpdatedInvoiceParams,
         ev.InvoiceEvent,
         _WH,
         "webhook INVOICE UPDATE → GET /Invoices?IDs=",
-        {"status": "invoice.Status"},
+        {"status": "invoice.Status", "contact": "invoice.Contact.ContactID"},
     ),
     _trigger(
         "xero.bill.created",

@@ -238,8 +238,12 @@ class PageVisited(KartraEvent):
     page: NamedThing
 
 
+class SplitTestLink(NamedThing):
+    version: str | None = Field(default=None, description="The split test's version the lead was sent to")
+
+
 class SplitTestLinkClicked(KartraEvent):
-    split_test_link: NamedThing
+    split_test_link: SplitTestLink
 
 
 # --------------------------------------------------------------------------- trigger parameters
@@ -251,45 +255,52 @@ class ProductParams(BaseModel):
 
 
 class CalendarParams(BaseModel):
-    calendar_id: str | None = None
-    class_id: str | None = None
+    calendar_id: str | None = Field(default=None, description="Kartra calendar id")
+    class_id: str | None = Field(default=None, description="Kartra calendar class id")
 
 
 class TagParams(BaseModel):
-    tag_id: str | None = None
-    tag_name: str | None = None
+    tag_id: str | None = Field(default=None, description="Kartra tag id")
+    tag_name: str | None = Field(default=None, description="Tag name (instead of the id)")
 
 
 class ListParams(BaseModel):
-    list_id: str | None = None
-    list_name: str | None = None
+    list_id: str | None = Field(default=None, description="Kartra list id")
+    list_name: str | None = Field(default=None, description="List name (instead of the id)")
 
 
 class SequenceParams(BaseModel):
-    sequence_id: str | None = None
-    sequence_name: str | None = None
+    sequence_id: str | None = Field(default=None, description="Kartra sequence id")
+    sequence_name: str | None = Field(default=None, description="Sequence name (instead of the id)")
 
 
 class MembershipParams(BaseModel):
-    membership_id: str | None = None
-    level_id: str | None = None
+    membership_id: str | None = Field(default=None, description="Kartra membership id")
+    level_id: str | None = Field(default=None, description="Membership level id")
 
 
 class FormParams(BaseModel):
-    form_id: str | None = None
+    form_id: str | None = Field(default=None, description="Kartra optin form id")
 
 
 class VideoParams(BaseModel):
-    video_id: str | None = None
+    video_id: str | None = Field(default=None, description="Kartra video id")
 
 
 class SurveyParams(BaseModel):
-    survey_id: str | None = None
+    survey_id: str | None = Field(default=None, description="Kartra survey or quiz id")
 
 
 class PageParams(BaseModel):
-    page_id: str | None = None
+    page_id: str | None = Field(default=None, description="Kartra page id")
 
 
 class SplitTestLinkParams(BaseModel):
-    split_test_link_id: str | None = None
+    split_test_link_id: str | None = Field(default=None, description="Kartra page split-test link id")
+    version: str | None = Field(
+        default=None, description="The split test's version (A, B, …) the lead was sent to"
+    )
+
+
+class TrackingLinkParams(BaseModel):
+    tracking_link_id: str | None = Field(default=None, description="Kartra tracking link id")

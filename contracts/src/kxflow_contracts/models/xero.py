@@ -16,66 +16,100 @@ from kxflow_contracts.catalog.base import OpenModel
 
 
 class ContactRef(OpenModel):
-    ContactID: str | None = None
-    Name: str | None = None
-    EmailAddress: str | None = None
+    ContactID: str | None = Field(default=None, description="The Xero contact's id (wins over the name)")
+    Name: str | None = Field(default=None, description="The contact's name (Xero finds or creates it)")
+    EmailAddress: str | None = Field(default=None, description="The contact's email")
 
 
 class AccountRef(OpenModel):
-    AccountID: str | None = None
-    Code: str | None = None
+    AccountID: str | None = Field(default=None, description="The Xero account's id")
+    Code: str | None = Field(default=None, description="The account's code, e.g. 090")
 
 
 class InvoiceRef(OpenModel):
-    InvoiceID: str | None = None
-    InvoiceNumber: str | None = None
+    InvoiceID: str | None = Field(default=None, description="The invoice's id")
+    InvoiceNumber: str | None = Field(default=None, description="The invoice's number, e.g. INV-0001")
 
 
 class CreditNoteRef(OpenModel):
-    CreditNoteID: str | None = None
-    CreditNoteNumber: str | None = None
+    CreditNoteID: str | None = Field(default=None, description="The credit note's id")
+    CreditNoteNumber: str | None = Field(default=None, description="The credit note's number")
 
 
 class TrackingOption(OpenModel):
-    Name: str | None = None
-    Option: str | None = None
+    Name: str | None = Field(default=None, description="The tracking category's name, e.g. Region")
+    Option: str | None = Field(default=None, description="The option within it, e.g. North")
 
 
 class LineItem(OpenModel):
-    LineItemID: str | None = None
-    Description: str | None = None
-    Quantity: float | None = None
-    UnitAmount: float | None = None
-    ItemCode: str | None = None
-    AccountCode: str | None = None
-    TaxType: str | None = None
-    DiscountRate: float | None = None
-    DiscountAmount: float | None = None
-    LineAmount: float | None = None
-    Tracking: list[TrackingOption] | None = None
+    LineItemID: str | None = Field(default=None, description="An existing line's id (kept on update)")
+    Description: str | None = Field(default=None, description="The line's description")
+    Quantity: float | None = Field(default=None, description="Quantity")
+    UnitAmount: float | None = Field(default=None, description="Unit price")
+    ItemCode: str | None = Field(default=None, description="An item's code (Xero fills the line from it)")
+    AccountCode: str | None = Field(default=None, description="The account code the line posts to")
+    TaxType: str | None = Field(default=None, description="The tax rate's type, e.g. OUTPUT")
+    DiscountRate: float | None = Field(default=None, description="Discount % (sales documents only)")
+    DiscountAmount: float | None = Field(default=None, description="Discount amount (sales documents only)")
+    LineAmount: float | None = Field(default=None, description="The line's amount")
+    Tracking: list[TrackingOption] | None = Field(default=None, description="Up to two tracking options")
 
 
 class Phone(OpenModel):
-    PhoneType: Literal["DEFAULT", "DDI", "MOBILE", "FAX"] = "DEFAULT"
-    PhoneNumber: str | None = None
-    PhoneAreaCode: str | None = None
-    PhoneCountryCode: str | None = None
+    PhoneType: Literal["DEFAULT", "DDI", "MOBILE", "FAX"] = Field(
+        default="DEFAULT", description="DEFAULT (phone), DDI (direct dial), MOBILE or FAX"
+    )
+    PhoneNumber: str | None = Field(default=None, description="Number")
+    PhoneAreaCode: str | None = Field(default=None, description="Area code")
+    PhoneCountryCode: str | None = Field(default=None, description="Country code")
 
 
 class Address(OpenModel):
-    AddressType: Literal["POBOX", "STREET", "DELIVERY"] = "STREET"
-    AddressLine1: str | None = None
-    City: str | None = None
-    Region: str | None = None
-    PostalCode: str | None = None
-    Country: str | None = None
+    AddressType: Literal["POBOX", "STREET", "DELIVERY"] = Field(
+        default="STREET", description="POBOX (postal), STREET (physical) or DELIVERY"
+    )
+    AttentionTo: str | None = Field(default=None, description="Attention")
+    AddressLine1: str | None = Field(default=None, description="Line 1")
+    AddressLine2: str | None = Field(default=None, description="Line 2")
+    City: str | None = Field(default=None, description="City / town")
+    Region: str | None = Field(default=None, description="State / region")
+    PostalCode: str | None = Field(default=None, description="Postal / zip code")
+    Country: str | None = Field(default=None, description="Country")
 
 
 class ContactPerson(OpenModel):
-    FirstName: str | None = None
-    LastName: str | None = None
-    EmailAddress: str | None = None
-    IncludeInEmails: bool | None = None
+    FirstName: str | None = Field(default=None, description="First name")
+    LastName: str | None = Field(default=None, description="Last name")
+    EmailAddress: str | None = Field(default=None, description="Email")
+    IncludeInEmails: bool | None = Field(
+        default=None, description="Include this person in emails sent to the contact"
+    )
+
+
+class PaymentTerm(OpenModel):
+    Day: int | None = Field(default=None, ge=0, le=31, description="Due (days), or the day of the month")
+    Type: Literal["DAYSAFTERBILLDATE", "DAYSAFTERBILLMONTH", "OFCURRENTMONTH", "OFFOLLOWINGMONTH"] | None = (
+        Field(default=None, description="How Day counts")
+    )
+
+
+class ContactPaymentTerms(OpenModel):
+    Bills: PaymentTerm | None = Field(default=None, description="Default terms of bills (purchase invoices)")
+    Sales: PaymentTerm | None = Field(default=None, description="Default terms of sales invoices")
+
+
+class InlineContact(ContactRef):
+    """An invoice's contact: an existing one by id, or one Xero creates (or finds by name) with these
+    details, sent nested in the invoice as Xero accepts it."""
+
+    AccountNumber: str | None = Field(default=None, description="The contact's account number")
+    ContactNumber: str | None = Field(default=None, description="The contact's number (an external id)")
+    FirstName: str | None = Field(default=None, description="Primary person's first name")
+    LastName: str | None = Field(default=None, description="Primary person's last name")
+    Phones: list[Phone] | None = Field(default=None, description="Phone, fax, mobile, direct dial")
+    Addresses: list[Address] | None = Field(default=None, description="Postal (POBOX) and street addresses")
+    TaxNumber: str | None = Field(default=None, description="Tax number (ABN, GST, VAT…)")
+    BankAccountDetails: str | None = Field(default=None, description="Bank account number")
 
 
 class Contact(OpenModel):

@@ -71,7 +71,8 @@ def lead_fields(inp: m.LeadFields, *, exclude: tuple[str, ...] = ()) -> dict[str
 
 
 def build_create_lead(inp: m.CreateLeadInput) -> Fields:
-    return {"lead": lead_fields(inp), "actions": [{"cmd": "create_lead"}]}
+    # a find-or-create's lead id only finds; Kartra assigns the id of a lead it creates
+    return {"lead": lead_fields(inp, exclude=("lead_id",)), "actions": [{"cmd": "create_lead"}]}
 
 
 def build_edit_lead(inp: m.EditLeadInput) -> Fields:

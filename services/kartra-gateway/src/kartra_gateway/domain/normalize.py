@@ -220,6 +220,17 @@ def _named(attr: str, containers: tuple[str, ...], prefix: str) -> Reader:
     return read
 
 
+def _read_split_test_link(details: Any, action: str) -> dict[str, Any]:
+    """The link as ``_named`` reads it, plus the version the lead was sent to when Kartra names it
+    (``page_split_test_link_version``, or ``version``; the public documentation shows neither)."""
+    data = _named("split_test_link", ("page_split_test_link",), "page_split_test_link")(details, action)
+    inner = container(details, "page_split_test_link")
+    version = inner.get("page_split_test_link_version", inner.get("version"))
+    if version is not None:
+        data["split_test_link"]["version"] = as_str(version)
+    return data
+
+
 def _read_membership(details: Any, _: str) -> dict[str, Any]:
     m = container(details, "membership")
     return {
@@ -280,9 +291,7 @@ READERS: dict[str, Reader] = {
     "video_complete": _named("video", ("video",), "video"),
     "survey_complete": _read_survey,
     "kartra_page_visit": _named("page", ("kartra_page", "page"), "kartra_page"),
-    "click_page_split_test_link": _named(
-        "split_test_link", ("page_split_test_link",), "page_split_test_link"
-    ),
+    "click_page_split_test_link": _read_split_test_link,
 }
 ALIASES = {"subscription_cancelled": "cancel_subscription", "refund": "refund_product"}
 """Action strings seen in the wild that mean a documented event (reference §2.3, AU code)."""

@@ -147,7 +147,7 @@ async def _find_transaction(ctx: Context, inp: m.FindTransactionInput) -> dict[s
 
 
 async def _find_or_create(ctx: Context, inp: m.FindOrCreateLeadInput) -> dict[str, Any]:
-    ref = m.LeadRef(email=inp.email)
+    ref = m.LeadRef(email=inp.email, lead_id=inp.lead_id)
     try:
         found = await _call(ctx, SPECS["kartra.lead.find"], ref)
         return lead_output(found, ref, created=False)
