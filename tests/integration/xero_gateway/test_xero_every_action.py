@@ -17,7 +17,7 @@ from integration.xero_gateway.xero_gw_helpers import TENANT, connect_all
 
 from kxflow_contracts.catalog import CATALOG
 from kxflow_contracts.catalog.base import Kind
-from kxflow_contracts.catalog.xero import _CONTACT_ID, _INVOICE_ID
+from kxflow_contracts.catalog.xero import _CONTACT_ID, _INVOICE_ID, _ITEM_CODE
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.results import ActionResult
 from kxflow_sandboxes.xero import accounting
@@ -50,11 +50,40 @@ def _get(org: Org, coll: str, rid: str) -> dict[str, Any]:
     return org.coll(coll)[rid.lower()]
 
 
+def _contact_stored(org: Org, contact_id: str) -> bool:
+    """Every detail of the Create/Update Contact form reached Xero's record."""
+    c = _get(org, "Contacts", contact_id)
+    return (
+        {p["PhoneType"] for p in c["Phones"]} == {"DEFAULT", "FAX", "MOBILE", "DDI"}
+        and c["Addresses"][0]["AttentionTo"] == "Accounts"
+        and c["Addresses"][0]["AddressLine2"] == "Level 2"
+        and c["ContactPersons"][0]["IncludeInEmails"] is True
+        and c["PaymentTerms"]["Bills"] == {"Day": 20, "Type": "OFFOLLOWINGMONTH"}
+        and c["SalesDefaultAccountCode"] == "200"
+        and c["CompanyNumber"] == "ACN 000 000 019"
+        and all(isinstance(g, dict) for g in c.get("ContactGroups", []))  # names never sent as the body
+    )
+
+
+def _inline_contact_stored(org: Org, invoice: dict[str, Any]) -> bool:
+    """An invoice's inline contact details created the contact with them (as Xero does)."""
+    contact = _get(org, "Contacts", invoice["Contact"]["ContactID"])
+    return contact["Name"] == "Ada Lovelace Pty" and contact["Phones"][1]["PhoneType"] == "FAX"
+
+
+def _group_members(org: Org) -> dict[str, list[str]]:
+    return {g["Name"]: [m["Name"] for m in g.get("Contacts", [])] for g in org.coll("ContactGroups").values()}
+
+
 # action → (extra placeholder fields from the context, check of the sandbox state)
 ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     "xero.sales_invoice.create": (
         lambda c: {},
-        lambda o, out, c: _get(o, "Invoices", out["InvoiceID"])["Type"] == "ACCREC",
+        lambda o, out, c: (
+            _get(o, "Invoices", out["InvoiceID"])["Type"] == "ACCREC"
+            and _get(o, "Invoices", out["InvoiceID"])["LineItems"][0]["Tracking"][0]["Option"] == "North"
+            and _inline_contact_stored(o, out)
+        ),
     ),
     "xero.bill.create": (
         lambda c: {},
@@ -62,7 +91,11 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     ),
     "xero.sales_invoice.update": (
         lambda c: {},
-        lambda o, out, c: _get(o, "Invoices", c["invoice"])["Reference"] == "Kartra #42",
+        lambda o, out, c: (
+            _get(o, "Invoices", c["invoice"])["Reference"] == "Kartra #42"
+            and _get(o, "Invoices", c["invoice"])["InvoiceNumber"] == "K-42-A"
+            and _get(o, "Invoices", c["invoice"])["ExpectedPaymentDate"].startswith("/Date(")
+        ),
     ),
     "xero.sales_invoice.add_items": (
         lambda c: {},
@@ -83,13 +116,17 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     ),
     "xero.item.create": (
         lambda c: {"Code": "COURSE-1"},
-        lambda o, out, c: _get(o, "Items", out["ItemID"])["Code"] == "COURSE-1",
+        lambda o, out, c: (
+            _get(o, "Items", out["ItemID"])["Code"] == "COURSE-1"
+            and _get(o, "Items", out["ItemID"])["IsTrackedAsInventory"] is True
+            and _get(o, "Items", out["ItemID"])["PurchaseDetails"]["COGSAccountCode"] == "310"
+        ),
     ),
     "xero.item.upsert": (
         lambda c: {"Code": "COURSE-1", "Name": "Renamed"},
         lambda o, out, c: sum(1 for i in o.coll("Items").values() if i["Name"] == "Renamed") == 1,
     ),
-    "xero.item.find_or_create": (lambda c: {"Code": "COURSE-2"}, lambda o, out, c: len(o.coll("Items")) == 2),
+    "xero.item.find_or_create": (lambda c: {"Code": "COURSE-2"}, lambda o, out, c: len(o.coll("Items")) == 3),
     "xero.bank_transaction.create": (
         lambda c: {},
         lambda o, out, c: _get(o, "BankTransactions", out["BankTransactionID"]),
@@ -99,12 +136,20 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
         lambda o, out, c: _get(o, "BankTransfers", out["BankTransferID"]),
     ),
     "xero.contact.upsert": (
-        lambda c: {"Name": "Ada Upsert"},
-        lambda o, out, c: _get(o, "Contacts", out["ContactID"]),
+        lambda c: {"Name": "Ada Upsert", "ContactGroups": ["Kartra customers", "VIP"]},
+        lambda o, out, c: (
+            _contact_stored(o, out["ContactID"])
+            and {g["Name"] for g in out["ContactGroups"]} == {"Kartra customers", "VIP"}
+            and _group_members(o) == {"Kartra customers": ["Ada Upsert"], "VIP": ["Ada Upsert"]}
+        ),
     ),
     "xero.contact.find_or_create": (
         lambda c: {"Name": "Ada Upsert", "EmailAddress": None},
-        lambda o, out, c: sum(1 for x in o.coll("Contacts").values() if x["Name"] == "Ada Upsert") == 1,
+        lambda o, out, c: (
+            sum(1 for x in o.coll("Contacts").values() if x["Name"] == "Ada Upsert") == 1
+            and _contact_stored(o, out["ContactID"])
+            and _group_members(o) == {"Kartra customers": ["Ada Upsert"]}
+        ),
     ),
     "xero.quote.create": (lambda c: {}, lambda o, out, c: _get(o, "Quotes", out["QuoteID"])),
     "xero.quote.update": (
@@ -117,7 +162,11 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     ),
     "xero.purchase_order.update": (
         lambda c: {"PurchaseOrderID": c["po"]},
-        lambda o, out, c: _get(o, "PurchaseOrders", c["po"])["Status"] == "SUBMITTED",
+        lambda o, out, c: (
+            _get(o, "PurchaseOrders", c["po"])["Status"] == "SUBMITTED"
+            and len(_get(o, "PurchaseOrders", c["po"])["LineItems"]) == 2  # "add": the seeded line kept
+            and _get(o, "PurchaseOrders", c["po"])["AttentionTo"] == "Stores"
+        ),
     ),
     "xero.credit_note.create": (lambda c: {}, lambda o, out, c: _get(o, "CreditNotes", out["CreditNoteID"])),
     "xero.credit_note.allocate": (
@@ -138,18 +187,30 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     ),
     "xero.repeating_invoice.create": (
         lambda c: {},
-        lambda o, out, c: _get(o, "RepeatingInvoices", out["RepeatingInvoiceID"]),
+        lambda o, out, c: (
+            _get(o, "RepeatingInvoices", out["RepeatingInvoiceID"])["Schedule"]["EndDate"]
+            and _get(o, "RepeatingInvoices", out["RepeatingInvoiceID"])["ApprovedForSending"] is True
+        ),
     ),
     "xero.payroll_au.employee.create": (
         lambda c: {},
         lambda o, out, c: (
             c.update(employee=out["EmployeeID"])
-            or o.employees[out["EmployeeID"]]["DateOfBirth"].startswith("/Date(")
+            or (
+                o.employees[out["EmployeeID"]]["DateOfBirth"].startswith("/Date(")
+                and o.employees[out["EmployeeID"]]["TaxDeclaration"]["TaxFileNumber"] == "123456782"
+                and o.employees[out["EmployeeID"]]["BankAccounts"][0]["BSB"] == "062000"
+                and o.employees[out["EmployeeID"]]["HomeAddress"]["Region"] == "NSW"
+            )
         ),
     ),
     "xero.payroll_au.employee.update": (
         lambda c: {"EmployeeID": c["employee"]},
-        lambda o, out, c: o.employees[c["employee"]]["JobTitle"] == "Engineer",
+        lambda o, out, c: (
+            o.employees[c["employee"]]["JobTitle"] == "Engineer"
+            and o.employees[c["employee"]]["TerminationReason"] == "V"
+            and o.employees[c["employee"]]["TerminationDate"].startswith("/Date(")
+        ),
     ),
     "xero.project.create": (
         lambda c: {},
@@ -198,6 +259,7 @@ async def run_every_action(executor: Any, org: Org) -> dict[str, dict[str, Any]]
         org, RESOURCES["Contacts"], {"Name": "Grace Hopper", "EmailAddress": "grace@example.com"}
     )
     ctx: dict[str, str] = {"contact": contact["ContactID"]}
+    accounting.create(org, RESOURCES["Items"], {"Code": _ITEM_CODE, "Name": "Seat"})  # lines name it
     ctx["quote"] = accounting.create(
         org, RESOURCES["Quotes"], {"Contact": {"ContactID": ctx["contact"]}, "LineItems": [LINE]}
     )["QuoteID"]

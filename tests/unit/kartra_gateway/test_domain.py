@@ -148,3 +148,34 @@ def test_php_form_lists_only_from_ascii_digit_keys() -> None:
     """Found by hypothesis: "¹".isdigit() is True but int("¹") raises (a 500 on a webhook)."""
     assert php_form.decode("a[1]=x&a[0]=y") == {"a": ["y", "x"]}
     assert php_form.decode("a[%C2%B9]=x") == {"a": {"¹": "x"}}
+
+
+def test_split_test_link_version_is_read_and_matched() -> None:
+    body = {
+        "lead": {"id": 1, "email": "a@b.c"},
+        "action": "click_page_split_test_link",
+        "action_details": {
+            "page_split_test_link": {
+                "page_split_test_link_id": 12,
+                "page_split_test_link_name": "Home",
+                "page_split_test_link_version": "B",
+            }
+        },
+    }
+    event = normalize_outbound(body, "c", "t").event.model_dump()  # type: ignore[union-attr]
+    assert event["split_test_link"] == {"id": "12", "name": "Home", "version": "B"}
+    assert CATALOG.get("kartra.split_test_link.clicked").param_fields["version"] == "split_test_link.version"
+    without = {**body, "action_details": {"page_split_test_link": {"page_split_test_link_id": 12}}}
+    assert normalize_outbound(without, "c", "t").event.split_test_link.version is None  # type: ignore[union-attr]
+
+
+def test_find_or_create_lead_searches_by_lead_id_and_never_sends_it_on_create() -> None:
+    from kartra_gateway.domain.actions import build_create_lead, build_search_lead
+    from kxflow_contracts.models.kartra_actions import FindOrCreateLeadInput, LeadRef
+
+    inp = FindOrCreateLeadInput(email="a@b.c", lead_id="42", first_name="A")
+    assert build_search_lead(LeadRef(email=inp.email, lead_id=inp.lead_id))["lead"] == {
+        "id": "42",
+        "email": "a@b.c",
+    }
+    assert build_create_lead(inp)["lead"] == {"email": "a@b.c", "first_name": "A"}

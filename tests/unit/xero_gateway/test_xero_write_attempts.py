@@ -109,7 +109,14 @@ def test_which_writes_have_a_lookup() -> None:
     assert policy("xero.sales_invoice.note.add", {"InvoiceID": INVOICE, "Note": "paid"}) is Policy.lookup
     # setting a state again is harmless
     assert policy("xero.sales_invoice.update", {"InvoiceID": INVOICE, "Reference": "x"}) is Policy.repeatable
-    assert policy("xero.contact.upsert", {"Name": "Ada"}) is Policy.repeatable
+    # the upsert's POST (its composite adds the contact to groups with repeatable calls)
+    assert lk.policy_for(act.build_request(act.CONTACT_UPSERT, {"Name": "Ada"})) is Policy.repeatable
+    assert lk.policy_for(act.contact_group_add(CONTACT, CONTACT)) is Policy.none  # sent as repeatable
+    # a purchase order update by id sets a state; its "add lines" form is sent without a policy
+    assert (
+        lk.policy_for(act.build_request(act.PURCHASE_ORDER_UPDATE, {"PurchaseOrderID": INVOICE}))
+        is Policy.repeatable
+    )
     assert policy("xero.payroll_au.employee.create", {"FirstName": "A"}) is Policy.none
     # e-mailing twice, allocating twice, a project or repeating invoice twice: no lookup
     assert policy("xero.sales_invoice.email", {"InvoiceID": INVOICE}) is Policy.none

@@ -30,6 +30,7 @@ _PURCHASE_ORDER_ID = "c0e1f2a3-4b5c-4d6e-8f70-8192a3b4c5d6"
 _CREDIT_NOTE_ID = "e7d6c5b4-a392-4817-b6f5-e4d3c2b1a090"
 _ALLOCATION_ID = "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"
 _EMPLOYEE_ID = "d4e5f6a7-b8c9-4dae-8f01-23456789abcd"
+_BRANDING_THEME_ID = "5d4dd402-c851-497e-aae1-9ff265c0d15a"
 
 EXAMPLES_FILE = "examples/xero.json"
 OUTPUT_EXAMPLES: dict[str, dict[str, Any]] = json.loads(
@@ -153,6 +154,113 @@ def _action(
 
 
 _LINE = {"Description": "Course", "Quantity": 1, "UnitAmount": 49.5, "AccountCode": "200"}
+_ITEM_CODE = "SEAT"
+"""An item the sandbox runs create first, so lines can name it."""
+_SALES_LINE = {
+    **_LINE,
+    "ItemCode": _ITEM_CODE,
+    "TaxType": "OUTPUT",
+    "DiscountRate": 10,
+    "Tracking": [{"Name": "Region", "Option": "North"}],
+}
+_PHONES = [
+    {"PhoneType": "DEFAULT", "PhoneCountryCode": "61", "PhoneAreaCode": "2", "PhoneNumber": "9000 1234"},
+    {"PhoneType": "FAX", "PhoneCountryCode": "61", "PhoneAreaCode": "2", "PhoneNumber": "9000 1235"},
+    {"PhoneType": "MOBILE", "PhoneCountryCode": "61", "PhoneNumber": "0400 123 456"},
+    {"PhoneType": "DDI", "PhoneCountryCode": "61", "PhoneAreaCode": "2", "PhoneNumber": "9000 1299"},
+]
+_ADDRESSES = [
+    {
+        "AddressType": "STREET",
+        "AttentionTo": "Accounts",
+        "AddressLine1": "1 George St",
+        "AddressLine2": "Level 2",
+        "City": "Sydney",
+        "Region": "NSW",
+        "PostalCode": "2000",
+        "Country": "Australia",
+    }
+]
+_CONTACT_DETAILS = {
+    "AccountNumber": "ACC-42",
+    "ContactNumber": "kartra-4174086",
+    "FirstName": "Ada",
+    "LastName": "Lovelace",
+    "EmailAddress": "ada@example.com",
+    "Phones": _PHONES,
+    "Addresses": _ADDRESSES,
+    "TaxNumber": "12345678901",
+    "BankAccountDetails": "062000 12345678",
+}
+_CONTACT_INPUT = {
+    "Name": "Ada Lovelace",
+    **_CONTACT_DETAILS,
+    "CompanyNumber": "ACN 000 000 019",
+    "SalesDefaultAccountCode": "200",
+    "PurchasesDefaultAccountCode": "400",
+    "ContactPersons": [
+        {
+            "FirstName": "Charles",
+            "LastName": "Babbage",
+            "EmailAddress": "cb@example.com",
+            "IncludeInEmails": True,
+        }
+    ],
+    "PaymentTerms": {
+        "Sales": {"Day": 14, "Type": "DAYSAFTERBILLDATE"},
+        "Bills": {"Day": 20, "Type": "OFFOLLOWINGMONTH"},
+    },
+    "ContactGroups": ["Kartra customers"],
+}
+_EMPLOYEE = {
+    "Title": "Ms",
+    "MiddleNames": "King",
+    "Email": "ada@example.com",
+    "Gender": "F",
+    "Phone": "02 9000 1234",
+    "Mobile": "0400 123 456",
+    "TwitterUserName": "ada",
+    "JobTitle": "Engineer",
+    "Classification": "Level 3",
+    "IncomeType": "SALARYANDWAGES",
+    "EmploymentType": "EMPLOYEE",
+    "Status": "ACTIVE",
+    "StartDate": "2026-11-02",
+    "EmployeeGroupName": "Engineering",
+    "IsAuthorisedToApproveLeave": True,
+    "IsAuthorisedToApproveTimesheets": False,
+    "PayrollCalendarID": "4ed3b1cf-9a2d-4e1e-8ad4-8c3d0b1e2f40",
+    "TerminationDate": "2027-06-30",
+    "TerminationReason": "C",
+    "SuperMemberships": [{"SuperFundID": "2ab7c8d1-3e4f-4a5b-9c6d-7e8f90a1b2c3", "EmployeeNumber": "E-42"}],
+    "TaxDeclaration": {
+        "EmploymentBasis": "FULLTIME",
+        "TaxFileNumber": "123456782",
+        "ResidencyStatus": "AUSTRALIANRESIDENT",
+        "TaxScaleType": "REGULAR",
+        "TaxFreeThresholdClaimed": True,
+        "TaxOffsetEstimatedAmount": 0,
+        "UpwardVariationTaxWithholdingAmount": 0,
+        "ApprovedWithholdingVariationPercentage": 0,
+    },
+    "BankAccounts": [
+        {
+            "StatementText": "Salary",
+            "AccountName": "A Lovelace",
+            "BSB": "062000",
+            "AccountNumber": "12345678",
+            "Remainder": True,
+        }
+    ],
+    "HomeAddress": {
+        "AddressLine1": "1 George St",
+        "AddressLine2": "Unit 4",
+        "City": "Sydney",
+        "Region": "NSW",
+        "PostalCode": "2000",
+        "Country": "AUSTRALIA",
+    },
+}
 _WH = Delivery.webhook
 _POLL = Delivery.poll
 
@@ -333,7 +441,18 @@ ACTIONS = [
         a.ItemInput,
         m.Item,
         "PUT /Items",
-        {"Code": "COURSE", "Name": "Course"},
+        {
+            "Code": "COURSE",
+            "Name": "Course",
+            "Description": "Online course",
+            "IsSold": True,
+            "SalesDetails": {"UnitPrice": 49.5, "AccountCode": "200", "TaxType": "OUTPUT"},
+            "IsPurchased": True,
+            "PurchaseDescription": "Course licence",
+            "PurchaseDetails": {"UnitPrice": 20, "COGSAccountCode": "310", "TaxType": "INPUT"},
+            "IsTrackedAsInventory": True,
+            "InventoryAssetAccountCode": "630",
+        },
     ),
     _action(
         "xero.item.upsert",
@@ -342,7 +461,7 @@ ACTIONS = [
         a.ItemInput,
         m.Item,
         "POST /Items",
-        {"Code": "COURSE", "Name": "Course"},
+        {"Code": "COURSE", "Name": "Course", "IsSold": True, "IsPurchased": False},
     ),
     _action(
         "xero.item.find_or_create",
@@ -351,7 +470,7 @@ ACTIONS = [
         a.ItemInput,
         m.Item,
         'GET /Items?where=Code=="x" → PUT /Items',
-        {"Code": "COURSE", "Name": "Course"},
+        {"Code": "COURSE", "Name": "Course", "IsSold": True, "IsPurchased": False},
     ),
     _action(
         "xero.bank_transaction.create",
@@ -364,17 +483,18 @@ ACTIONS = [
             "Type": "RECEIVE",
             "Contact": {"ContactID": _CONTACT_ID},
             "BankAccount": {"Code": "090"},
+            "Date": "2026-11-01",
             "LineItems": [_LINE],
         },
     ),
     _action(
         "xero.contact.upsert",
         "Create/Update Contact",
-        "A6",
+        "A6: contact groups by name, each a separate call.",
         a.ContactInput,
         m.Contact,
-        "POST /Contacts",
-        {"Name": "Ada Lovelace", "EmailAddress": "ada@example.com"},
+        "POST /Contacts (+ PUT /ContactGroups/{id}/Contacts per group)",
+        _CONTACT_INPUT,
     ),
     _action(
         "xero.quote.create",
@@ -383,7 +503,20 @@ ACTIONS = [
         a.QuoteCreateInput,
         m.Quote,
         "PUT /Quotes",
-        {"Contact": {"ContactID": _CONTACT_ID}, "Date": "2026-11-01", "LineItems": [_LINE]},
+        {
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Date": "2026-11-01",
+            "ExpiryDate": "2026-11-30",
+            "QuoteNumber": "QU-K-42",
+            "Reference": "Kartra #42",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "Title": "Course quote",
+            "Summary": "Pro course, one seat",
+            "CurrencyCode": "AUD",
+            "LineAmountTypes": "EXCLUSIVE",
+            "Terms": "Valid 30 days",
+            "LineItems": [_SALES_LINE],
+        },
     ),
     _action(
         "xero.quote.update",
@@ -392,7 +525,21 @@ ACTIONS = [
         a.QuoteUpdateInput,
         m.Quote,
         "POST /Quotes/{QuoteID}",
-        {"QuoteID": _QUOTE_ID, "Contact": {"ContactID": _CONTACT_ID}, "Date": "2026-11-01", "Title": "New"},
+        {
+            "QuoteID": _QUOTE_ID,
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Date": "2026-11-01",
+            "Title": "New",
+            "Status": "SENT",
+            "QuoteNumber": "QU-K-42B",
+            "ExpiryDate": "2026-12-15",
+            "Reference": "Kartra #42",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "Summary": "Updated",
+            "CurrencyCode": "AUD",
+            "LineAmountTypes": "INCLUSIVE",
+            "Terms": "Valid 45 days",
+        },
     ),
     _action(
         "xero.credit_note.allocation.delete",
@@ -410,7 +557,7 @@ ACTIONS = [
         a.EmployeeCreateInput,
         m.Employee,
         "POST payroll/Employees",
-        {"FirstName": "Ada", "LastName": "L", "DateOfBirth": "1990-01-02"},
+        {"FirstName": "Ada", "LastName": "L", "DateOfBirth": "1990-01-02", **_EMPLOYEE},
     ),
     _action(
         "xero.payroll_au.employee.update",
@@ -419,7 +566,14 @@ ACTIONS = [
         a.EmployeeUpdateInput,
         m.Employee,
         "POST payroll/Employees/{EmployeeID}",
-        {"EmployeeID": _EMPLOYEE_ID, "JobTitle": "Engineer"},
+        {
+            "EmployeeID": _EMPLOYEE_ID,
+            "FirstName": "Ada",
+            "LastName": "Lovelace",
+            "DateOfBirth": "1990-01-02",
+            **_EMPLOYEE,
+            "TerminationReason": "V",
+        },
     ),
     _action(
         "xero.bill.create",
@@ -428,7 +582,32 @@ ACTIONS = [
         a.BillCreateInput,
         m.Invoice,
         "PUT /Invoices (ACCPAY)",
-        {"Contact": {"ContactID": _CONTACT_ID}, "Status": "AUTHORISED", "LineItems": [_LINE]},
+        {
+            "Contact": {"Name": "Supplies Co", "EmailAddress": "ap@supplies.example"},
+            "Status": "AUTHORISED",
+            "Date": "2026-11-01",
+            "DueDate": "2026-11-30",
+            "CurrencyCode": "AUD",
+            "Url": "https://kartra.example/orders/42",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "Reference": "PO-42",
+            "LineAmountTypes": "Exclusive",
+            "LineItems": [
+                {
+                    **_LINE,
+                    "AccountCode": "400",
+                    "TaxType": "INPUT",
+                    "Tracking": [{"Name": "Region", "Option": "North"}],
+                },
+                {
+                    "ItemCode": _ITEM_CODE,
+                    "Description": "Seat",
+                    "Quantity": 2,
+                    "UnitAmount": 5,
+                    "AccountCode": "400",
+                },
+            ],
+        },
     ),
     _action(
         "xero.payment.create",
@@ -442,6 +621,8 @@ ACTIONS = [
             "Account": {"Code": "090"},
             "Amount": 49.5,
             "Date": "2026-11-01",
+            "CurrencyRate": 1,
+            "Reference": "Kartra #42",
         },
     ),
     _action(
@@ -451,7 +632,22 @@ ACTIONS = [
         a.PurchaseOrderCreateInput,
         m.PurchaseOrder,
         "PUT /PurchaseOrders",
-        {"Contact": {"ContactID": _CONTACT_ID}, "LineItems": [_LINE]},
+        {
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Date": "2026-11-01",
+            "DeliveryDate": "2026-11-10",
+            "PurchaseOrderNumber": "PO-K-42",
+            "Reference": "Kartra #42",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "CurrencyCode": "AUD",
+            "LineAmountTypes": "Exclusive",
+            "DeliveryAddress": "1 George St, Sydney NSW 2000",
+            "AttentionTo": "Stores",
+            "Telephone": "02 9000 1234",
+            "DeliveryInstructions": "Leave at reception",
+            "Status": "DRAFT",
+            "LineItems": [{**_LINE, "AccountCode": "400"}],
+        },
     ),
     _action(
         "xero.purchase_order.update",
@@ -459,8 +655,27 @@ ACTIONS = [
         "A15",
         a.PurchaseOrderUpdateInput,
         m.PurchaseOrder,
-        "POST /PurchaseOrders/{PurchaseOrderID}",
-        {"PurchaseOrderID": _PURCHASE_ORDER_ID, "Status": "SUBMITTED"},
+        "POST /PurchaseOrders/{PurchaseOrderID} (add: GET it first and send its lines too)",
+        {
+            "PurchaseOrderID": _PURCHASE_ORDER_ID,
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Status": "SUBMITTED",
+            "LineItemsUpdateMethod": "add",
+            "LineItems": [{**_LINE, "AccountCode": "400"}],
+            "Date": "2026-11-02",
+            "DeliveryDate": "2026-11-12",
+            "ExpectedArrivalDate": "2026-11-13",
+            "LineAmountTypes": "Exclusive",
+            "PurchaseOrderNumber": "PO-K-43",
+            "Reference": "Kartra #43",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "CurrencyCode": "AUD",
+            "SentToContact": True,
+            "DeliveryAddress": "1 George St, Sydney NSW 2000",
+            "AttentionTo": "Stores",
+            "Telephone": "02 9000 1234",
+            "DeliveryInstructions": "Call ahead",
+        },
     ),
     _action(
         "xero.attachment.upload",
@@ -502,7 +717,12 @@ ACTIONS = [
         a.BankTransferCreateInput,
         m.BankTransfer,
         "PUT /BankTransfers",
-        {"FromBankAccount": {"Code": "090"}, "ToBankAccount": {"Code": "091"}, "Amount": 100},
+        {
+            "FromBankAccount": {"Code": "090"},
+            "ToBankAccount": {"Code": "091"},
+            "Amount": 100,
+            "Date": "2026-11-01",
+        },
     ),
     _action(
         "xero.account.create",
@@ -520,7 +740,12 @@ ACTIONS = [
         a.CreditNoteCreateInput,
         m.CreditNote,
         "PUT /CreditNotes",
-        {"Type": "ACCRECCREDIT", "Contact": {"ContactID": _CONTACT_ID}, "LineItems": [_LINE]},
+        {
+            "Type": "ACCRECCREDIT",
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Date": "2026-11-01",
+            "LineItems": [_LINE],
+        },
     ),
     _action(
         "xero.sales_invoice.email",
@@ -538,7 +763,29 @@ ACTIONS = [
         a.SalesInvoiceCreateInput,
         m.Invoice,
         "PUT /Invoices (ACCREC)",
-        {"Contact": {"ContactID": _CONTACT_ID}, "Status": "AUTHORISED", "LineItems": [_LINE]},
+        {
+            "Contact": {"Name": "Ada Lovelace Pty", **_CONTACT_DETAILS},
+            "Status": "AUTHORISED",
+            "Date": "2026-11-01",
+            "DueDate": "2026-11-15",
+            "CurrencyCode": "AUD",
+            "Url": "https://kartra.example/orders/42",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "InvoiceNumber": "K-42",
+            "Reference": "Kartra #42",
+            "SentToContact": False,
+            "LineAmountTypes": "Exclusive",
+            "LineItems": [
+                _SALES_LINE,
+                {
+                    "Description": "Bonus",
+                    "Quantity": 1,
+                    "UnitAmount": 10,
+                    "AccountCode": "200",
+                    "DiscountAmount": 2,
+                },
+            ],
+        },
     ),
     _action(
         "xero.project.create",
@@ -547,7 +794,12 @@ ACTIONS = [
         a.ProjectCreateInput,
         m.Project,
         "POST projects/Projects",
-        {"contactId": _CONTACT_ID, "name": "Website"},
+        {
+            "contactId": _CONTACT_ID,
+            "name": "Website",
+            "deadlineUtc": "2027-03-01T00:00:00Z",
+            "estimateAmount": 5000,
+        },
     ),
     _action(
         "xero.repeating_invoice.create",
@@ -564,7 +816,16 @@ ACTIONS = [
                 "DueDate": 10,
                 "DueDateType": "DAYSAFTERBILLDATE",
                 "StartDate": "2026-12-01",
+                "EndDate": "2027-11-30",
             },
+            "Status": "AUTHORISED",
+            "CurrencyCode": "AUD",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "Reference": "Membership",
+            "ApprovedForSending": True,
+            "SendCopy": False,
+            "IncludePDF": True,
+            "LineAmountTypes": "Exclusive",
             "LineItems": [_LINE],
         },
     ),
@@ -575,7 +836,21 @@ ACTIONS = [
         a.SalesInvoiceUpdateInput,
         m.Invoice,
         "POST /Invoices/{InvoiceID}",
-        {"InvoiceID": _INVOICE_ID, "Reference": "Kartra #42"},
+        {
+            "InvoiceID": _INVOICE_ID,
+            "Reference": "Kartra #42",
+            "Status": "AUTHORISED",
+            "Contact": {"ContactID": _CONTACT_ID},
+            "Date": "2026-11-01",
+            "DueDate": "2026-11-20",
+            "ExpectedPaymentDate": "2026-11-18",
+            "BrandingThemeID": _BRANDING_THEME_ID,
+            "Url": "https://kartra.example/orders/42",
+            "CurrencyCode": "AUD",
+            "SentToContact": True,
+            "InvoiceNumber": "K-42-A",
+            "LineAmountTypes": "Exclusive",
+        },
     ),
     _action(
         "xero.api_request",
@@ -592,8 +867,8 @@ ACTIONS = [
         "S6",
         a.FindOrCreateContactInput,
         m.Contact,
-        "GET /Contacts?searchTerm= → PUT /Contacts",
-        {"Name": "Ada Lovelace", "EmailAddress": "ada@example.com"},
+        'GET /Contacts?where=<SearchBy>=="x" → PUT /Contacts (+ groups)',
+        {**_CONTACT_INPUT, "SearchBy": "Name"},
     ),
 ]
 

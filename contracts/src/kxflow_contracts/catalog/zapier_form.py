@@ -149,6 +149,16 @@ _LINE_ITEMS = {
     "Tracking": "LineItems[].Tracking",
 }
 
+_INVOICE = {
+    "Status": "Status",
+    "Date": "Date",
+    "Due_date": "DueDate",
+    "Currency": "CurrencyCode",
+    "Url": "Url",
+    "Attachment": "Attachments",
+    "Branding_theme": "BrandingThemeID",
+}
+
 _QUOTE = {
     **_ORG,
     "Contact": "Contact",
@@ -354,13 +364,7 @@ BLOCKS: list[tuple[str, dict[str, str]]] = [
             **_ORG,
             "Contact_name": "Contact.Name",
             "Email_address": "Contact.EmailAddress",
-            "Status": "Status",
-            "Date": "Date",
-            "Due_date": "DueDate",
-            "Currency": "CurrencyCode",
-            "Url": "Url",
-            "Attachment": "Attachments",
-            "Branding_theme": "BrandingThemeID",
+            **_INVOICE,
             "Reference": "Reference",
             **_LINE_ITEMS,
         },
@@ -491,13 +495,7 @@ BLOCKS: list[tuple[str, dict[str, str]]] = [
             "Contact_tax_number": "Contact.TaxNumber",
             "Bank Account Number": "Contact.BankAccountDetails",
             "Contact Number": "Contact.ContactNumber",
-            "Status": "Status",
-            "Date": "Date",
-            "Due_date": "DueDate",
-            "Currency": "CurrencyCode",
-            "Url": "Url",
-            "Attachment": "Attachments",
-            "Branding_theme": "BrandingThemeID",
+            **_INVOICE,
             "Number": "InvoiceNumber",
             "Reference": "Reference",
             "Sent_to_contact": "SentToContact",

@@ -27,6 +27,7 @@ from kxflow_contracts.models.xero import (
 
 _DATE = "YYYY-MM-DD"
 _AMOUNTS = "Whether line amounts include tax: Exclusive, Inclusive or NoTax"
+_QUOTE_AMOUNTS = "Whether line amounts include tax: EXCLUSIVE, INCLUSIVE or NOTAX (quotes spell it so)"
 
 
 class _Document(OpenModel):
@@ -203,6 +204,7 @@ class BankTransferCreateInput(OpenModel):
 
 
 class QuoteCreateInput(_Document):
+    LineAmountTypes: str | None = Field(default=None, description=_QUOTE_AMOUNTS)
     Date: str = Field(description=_DATE)
     ExpiryDate: str | None = Field(default=None, description=f"Expiry, {_DATE}")
     QuoteNumber: str | None = Field(default=None, description="Quote number (default: Xero's next)")
@@ -224,7 +226,7 @@ class QuoteUpdateInput(OpenModel):
     Reference: str | None = Field(default=None, description="Reference")
     BrandingThemeID: str | None = Field(default=None, description="The branding theme's id (Theme)")
     CurrencyCode: str | None = Field(default=None, description="Currency")
-    LineAmountTypes: str | None = Field(default=None, description=_AMOUNTS)
+    LineAmountTypes: str | None = Field(default=None, description=_QUOTE_AMOUNTS)
     Terms: str | None = Field(default=None, description="Terms")
     LineItems: list[LineItem] | None = Field(default=None, description="Replaces every line")
 

@@ -33,6 +33,9 @@ class ActionSpec:
     transform: Callable[[dict[str, Any]], Any] | None = None
     output: Literal["first", "object", "empty"] = "first"
     composite: str | None = None
+    local_fields: tuple[str, ...] = ()
+    """Input fields that steer the gateway (a search key, an update method, follow-up calls) and are
+    never sent in the body."""
 
     @property
     def writes(self) -> bool:
@@ -102,7 +105,7 @@ SPECS: dict[str, ActionSpec] = {
         ActionSpec("xero.item.upsert", "POST", "/Items", "Items"),
         ActionSpec("xero.item.find_or_create", composite="item_find_or_create", collection="Items"),
         ActionSpec("xero.bank_transaction.create", "PUT", "/BankTransactions", "BankTransactions"),
-        ActionSpec("xero.contact.upsert", "POST", "/Contacts", "Contacts"),
+        ActionSpec("xero.contact.upsert", composite="contact_upsert", collection="Contacts"),
         ActionSpec("xero.contact.find_or_create", composite="contact_find_or_create", collection="Contacts"),
         ActionSpec("xero.quote.create", "PUT", "/Quotes", "Quotes"),
         ActionSpec("xero.quote.update", "POST", "/Quotes/{QuoteID}", "Quotes"),
@@ -128,7 +131,7 @@ SPECS: dict[str, ActionSpec] = {
         ActionSpec("xero.payment.create", "PUT", "/Payments", "Payments"),
         ActionSpec("xero.purchase_order.create", "PUT", "/PurchaseOrders", "PurchaseOrders"),
         ActionSpec(
-            "xero.purchase_order.update", "POST", "/PurchaseOrders/{PurchaseOrderID}", "PurchaseOrders"
+            "xero.purchase_order.update", composite="purchase_order_update", collection="PurchaseOrders"
         ),
         ActionSpec(
             "xero.bank_transfer.create", "PUT", "/BankTransfers", "BankTransfers", summarize_errors=False
@@ -169,6 +172,63 @@ SPECS: dict[str, ActionSpec] = {
 }
 
 
+CONTACT_FIELDS_LOCAL = ("ContactGroups", "SearchBy")
+CONTACT_UPSERT = ActionSpec(
+    "xero.contact.upsert", "POST", "/Contacts", "Contacts", local_fields=CONTACT_FIELDS_LOCAL
+)
+CONTACT_CREATE = ActionSpec(
+    "xero.contact.find_or_create", "PUT", "/Contacts", "Contacts", local_fields=CONTACT_FIELDS_LOCAL
+)
+PURCHASE_ORDER_UPDATE = ActionSpec(
+    "xero.purchase_order.update",
+    "POST",
+    "/PurchaseOrders/{PurchaseOrderID}",
+    "PurchaseOrders",
+    local_fields=("LineItemsUpdateMethod",),
+)
+KEPT_LINE_FIELDS = (
+    "LineItemID",
+    "Description",
+    "Quantity",
+    "UnitAmount",
+    "AccountCode",
+    "ItemCode",
+    "TaxType",
+    "DiscountRate",
+    "Tracking",
+)
+"""What an existing line keeps when lines are added to a document (Xero recomputes the rest)."""
+
+
+def kept_lines(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A document's existing lines as an update sends them back to keep them."""
+    return [
+        {k: v for k, v in line.items() if k in KEPT_LINE_FIELDS} for line in document.get("LineItems") or []
+    ]
+
+
+def contact_group_find(name: str) -> tuple[str, dict[str, str]]:
+    """The lookup of a contact group by its name (path, params)."""
+    return "/ContactGroups", {"where": where_equals("Name", name)}
+
+
+def contact_group_create(name: str) -> Request:
+    return Request(
+        "PUT", full_path("/ContactGroups"), {}, json_body={"ContactGroups": [{"Name": name}]}, write=True
+    )
+
+
+def contact_group_add(group_id: str, contact_id: str) -> Request:
+    """Adding a contact to a group: Xero's separate call (the contact's own body cannot do it)."""
+    return Request(
+        "PUT",
+        full_path(f"/ContactGroups/{group_id}/Contacts"),
+        {},
+        json_body={"Contacts": [{"ContactID": contact_id}]},
+        write=True,
+    )
+
+
 EMPLOYEE_UPDATE = ActionSpec(
     "xero.payroll_au.employee.update",
     "POST",
@@ -191,10 +251,11 @@ def full_path(path: str) -> str:
 def build_request(spec: ActionSpec, data: dict[str, Any]) -> Request:
     """The HTTP request of a simple action from its validated input (``exclude_none`` dump)."""
     path = full_path(spec.path.format(**{k: data.get(k, "") for k in _fields(spec.path)}))
-    body_src = {k: v for k, v in data.items() if k not in spec.path_fields}
+    sent = {k: v for k, v in data.items() if k not in spec.local_fields}
+    body_src = {k: v for k, v in sent.items() if k not in spec.path_fields}
     if spec.path_fields == () and "{" in spec.path:
         # update actions keep their id in the body too (Xero accepts and expects it)
-        body_src = dict(data)
+        body_src = sent
     body: Any
     if spec.transform is not None:
         body = spec.transform(body_src)

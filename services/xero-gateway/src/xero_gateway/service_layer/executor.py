@@ -251,15 +251,74 @@ async def _contact_find(ex: Executor, conn: Connection, cmd: ActionCommand, data
 async def _contact_find_or_create(
     ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]
 ) -> Any:
-    found = None
-    if data.get("EmailAddress"):
-        found = await _contact_find(ex, conn, cmd, {"EmailAddress": data["EmailAddress"]})
-    if found is None:
-        found = await _contact_find(ex, conn, cmd, {"Name": data["Name"]})
+    by = data.get("SearchBy")
+    if by is not None:
+        if not data.get(by):
+            raise Failed(ActionError(code="invalid_input", message=f"SearchBy is {by} but {by} is empty"))
+        params = {"page": "1", "where": act.where_equals(by, data[by])}
+        found = _first(await ex.get(conn, "/Contacts", params), "Contacts")
+    else:  # by email when given, then by the (unique) name
+        found = None
+        if data.get("EmailAddress"):
+            found = await _contact_find(ex, conn, cmd, {"EmailAddress": data["EmailAddress"]})
+        if found is None:
+            found = await _contact_find(ex, conn, cmd, {"Name": data["Name"]})
     if found is not None:
         return found
-    spec = act.ActionSpec("create", "PUT", "/Contacts", "Contacts")
-    return await ex._simple(conn, cmd, spec, data)
+    return await _with_groups(ex, conn, cmd, await ex._simple(conn, cmd, act.CONTACT_CREATE, data), data)
+
+
+async def _contact_upsert(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    return await _with_groups(ex, conn, cmd, await ex._simple(conn, cmd, act.CONTACT_UPSERT, data), data)
+
+
+async def _with_groups(
+    ex: Executor, conn: Connection, cmd: ActionCommand, contact: dict[str, Any] | None, data: dict[str, Any]
+) -> Any:
+    """Adds the contact to its ``ContactGroups`` (by name, creating a missing group): Xero's separate
+    calls, each keyed from the command and the group so a retry writes nothing twice."""
+    if contact is None or not data.get("ContactGroups"):
+        return contact
+    groups = []
+    for name in data["ContactGroups"]:
+        path, params = act.contact_group_find(name)
+        group = _first(await ex.get(conn, path, params), "ContactGroups")
+        if group is None:
+            created = await ex._send(
+                conn,
+                act.contact_group_create(name),
+                derived_key(cmd.command_id, "group", name),
+                cmd,
+                Policy.repeatable,  # a second group of the same name is refused by Xero, never made
+            )
+            group = _first(created, "ContactGroups")
+        if group is None:
+            raise Failed(
+                ActionError(code="ValidationException", message=f"contact group {name!r} not created")
+            )
+        await ex._send(
+            conn,
+            act.contact_group_add(group["ContactGroupID"], contact["ContactID"]),
+            derived_key(cmd.command_id, "group-add", name),
+            cmd,
+            Policy.repeatable,  # adding a member twice leaves the same group
+        )
+        groups.append({"ContactGroupID": group["ContactGroupID"], "Name": group.get("Name", name)})
+    return {**contact, "ContactGroups": groups}
+
+
+async def _purchase_order_update(
+    ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]
+) -> Any:
+    """Xero's update replaces an order's lines; "add" sends its current lines plus the new ones."""
+    if data.get("LineItemsUpdateMethod") != "add" or not data.get("LineItems"):
+        return await ex._simple(conn, cmd, act.PURCHASE_ORDER_UPDATE, data)
+    order = _first(await ex.get(conn, f"/PurchaseOrders/{data['PurchaseOrderID']}"), "PurchaseOrders")
+    if order is None:
+        return None
+    body = {**data, "LineItems": act.kept_lines(order) + list(data["LineItems"])}
+    # Not repeatable, as for add-items: the body is built from what the order holds now.
+    return await ex._simple(conn, cmd, act.PURCHASE_ORDER_UPDATE, body, policy=Policy.none)
 
 
 async def _item_find(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
@@ -341,24 +400,7 @@ async def _add_items(ex: Executor, conn: Connection, cmd: ActionCommand, data: d
     invoice = _first(await ex.get(conn, f"/Invoices/{data['InvoiceID']}"), "Invoices")
     if invoice is None:
         return None
-    keep = [
-        {
-            k: v
-            for k, v in li.items()
-            if k
-            in (
-                "LineItemID",
-                "Description",
-                "Quantity",
-                "UnitAmount",
-                "AccountCode",
-                "ItemCode",
-                "TaxType",
-                "DiscountRate",
-            )
-        }
-        for li in invoice.get("LineItems") or []
-    ]
+    keep = act.kept_lines(invoice)
     spec = act.SPECS["xero.sales_invoice.update"]
     # Not repeatable: the body is built from what the invoice holds now, which includes the new
     # items if a send whose answer was lost went through.
@@ -444,6 +486,8 @@ async def _employee_update(ex: Executor, conn: Connection, cmd: ActionCommand, d
 COMPOSITES: dict[str, Callable[[Executor, Connection, ActionCommand, dict[str, Any]], Awaitable[Any]]] = {
     "contact_find": _contact_find,
     "contact_find_or_create": _contact_find_or_create,
+    "contact_upsert": _contact_upsert,
+    "purchase_order_update": _purchase_order_update,
     "item_find": _item_find,
     "item_find_or_create": _item_find_or_create,
     "account_find": _account_find,

@@ -132,10 +132,8 @@ def _check_contact_ref(org: Org, res: Resource, doc: dict[str, Any]) -> list[str
             contact = create(
                 org,
                 RESOURCES["Contacts"],
-                {
-                    "Name": ref["Name"],
-                    **{k: v for k, v in ref.items() if k in ("EmailAddress", "FirstName", "LastName")},
-                },
+                # Xero creates the contact with every detail given inline (phones, addresses…)
+                {k: v for k, v in ref.items() if k != "ContactID"},
             )
         else:
             return ["A Contact must be specified for this type of transaction"]
@@ -290,6 +288,28 @@ def update(org: Org, res: Resource, record_id: str, element: dict[str, Any]) -> 
     _stamp(merged)
     org.coll(res.collection)[existing[res.id_field]] = merged
     return merged
+
+
+def add_to_group(org: Org, group: dict[str, Any], refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``PUT /ContactGroups/{id}/Contacts``: the contacts become members (adding one twice is a no-op);
+    each contact lists its groups, as Xero's ``GET /Contacts/{id}`` does."""
+    added = []
+    members = group.setdefault("Contacts", [])
+    for ref in refs:
+        contact = _find_contact(org, ref)
+        if contact is None:
+            raise XeroValidation(
+                [_err(ref, f"The contact with ContactID '{ref.get('ContactID')}' does not exist")]
+            )
+        if not any(m["ContactID"] == contact["ContactID"] for m in members):
+            members.append({"ContactID": contact["ContactID"], "Name": contact["Name"]})
+        groups = contact.setdefault("ContactGroups", [])
+        if not any(g["ContactGroupID"] == group["ContactGroupID"] for g in groups):
+            groups.append(
+                {"ContactGroupID": group["ContactGroupID"], "Name": group["Name"], "Status": "ACTIVE"}
+            )
+        added.append({"ContactID": contact["ContactID"], "Name": contact["Name"]})
+    return added
 
 
 def get(org: Org, res: Resource, record_id: str) -> dict[str, Any]:

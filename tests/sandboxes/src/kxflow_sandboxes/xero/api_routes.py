@@ -245,6 +245,8 @@ def _accounting(sandbox: Sandbox, request: Request, org: Org, parts: list[str], 
         }
         attachments.append(entry)
         return envelope("Attachments", [entry])
+    if sub == "Contacts" and head == "ContactGroups" and method == "PUT":
+        return envelope("Contacts", accounting.add_to_group(org, doc, _elements("Contacts", _json(body))))
     if sub == "Allocations" and head == "CreditNotes":
         allocations = doc.setdefault("Allocations", [])
         if method == "DELETE" and len(parts) == 4:

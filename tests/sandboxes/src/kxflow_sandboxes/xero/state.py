@@ -60,7 +60,16 @@ class Resource:
 RESOURCES: dict[str, Resource] = {
     r.collection: r
     for r in (
-        Resource("Invoices", "InvoiceID", "InvoiceNumber", "INV-", "DRAFT", True, "INVOICE"),
+        Resource(
+            "Invoices",
+            "InvoiceID",
+            "InvoiceNumber",
+            "INV-",
+            "DRAFT",
+            True,
+            "INVOICE",
+            date_fields=("Date", "DueDate", "ExpectedPaymentDate"),
+        ),
         Resource("Contacts", "ContactID", webhook_category="CONTACT", date_fields=()),
         Resource("Payments", "PaymentID", default_status="AUTHORISED"),
         Resource("Items", "ItemID", date_fields=()),
@@ -75,7 +84,7 @@ RESOURCES: dict[str, Resource] = {
             "PO-",
             "DRAFT",
             True,
-            date_fields=("Date", "DeliveryDate"),
+            date_fields=("Date", "DeliveryDate", "ExpectedArrivalDate"),
         ),
         Resource("BankTransactions", "BankTransactionID", default_status="AUTHORISED", has_lines=True),
         Resource("BankTransfers", "BankTransferID", default_status="AUTHORISED"),

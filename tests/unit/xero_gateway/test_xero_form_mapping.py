@@ -1,0 +1,86 @@
+"""The pure input → request mapping of the fields Zapier's forms add: what steers the gateway is
+never sent to Xero, and each body the catalog's examples produce matches Xero's OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kxflow_contracts.catalog import CATALOG
+from kxflow_sandboxes.xero import openapi
+from xero_gateway.domain import actions as act
+
+# the row each composite sends its main write through
+MAIN_WRITE = {
+    "xero.contact.upsert": act.CONTACT_UPSERT,
+    "xero.contact.find_or_create": act.CONTACT_CREATE,
+    "xero.purchase_order.update": act.PURCHASE_ORDER_UPDATE,
+    "xero.payroll_au.employee.update": act.EMPLOYEE_UPDATE,
+}
+WRITES = [
+    key
+    for key, spec in act.SPECS.items()
+    if key in MAIN_WRITE or (spec.composite is None and spec.method in ("PUT", "POST"))
+]
+
+
+HEADERS = {"xero-tenant-id": "39f24de8-99c8-5494-abef-8411713518be", "Idempotency-Key": "k-1"}
+
+
+def _data(key: str) -> dict:
+    entry = CATALOG.get(key)
+    return entry.input_model.model_validate(entry.input_example).model_dump(mode="json", exclude_none=True)
+
+
+@pytest.mark.parametrize("key", WRITES)
+def test_the_example_body_matches_xeros_openapi_document(key: str) -> None:
+    req = act.build_request(MAIN_WRITE.get(key) or act.SPECS[key], _data(key))
+    body = json.dumps(req.json_body).encode()
+    error = openapi.validate(
+        req.method, req.path, list(req.params.items()), HEADERS, body, "application/json"
+    )
+    assert error is None, error
+    for field in ("ContactGroups", "SearchBy", "LineItemsUpdateMethod"):
+        assert field not in json.dumps(req.json_body), f"{key} sent the gateway's {field} to Xero"
+
+
+def test_contact_groups_are_separate_calls_that_match_the_document() -> None:
+    group, contact = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "8138a266-fb42-49b2-a104-014b7045753d"
+    for req in (act.contact_group_create("VIP"), act.contact_group_add(group, contact)):
+        body = json.dumps(req.json_body).encode()
+        assert openapi.validate(req.method, req.path, [], HEADERS, body, "application/json") is None
+    assert act.contact_group_add(group, contact).path.endswith(f"/ContactGroups/{group}/Contacts")
+    assert act.contact_group_find('A "B"') == ("/ContactGroups", {"where": 'Name!=null&&Name=="A \\"B\\""'})
+
+
+def test_adding_lines_keeps_the_existing_lines_and_their_tracking() -> None:
+    order = {
+        "LineItems": [
+            {
+                "LineItemID": "l-1",
+                "Description": "Old",
+                "Quantity": 1,
+                "UnitAmount": 5,
+                "LineAmount": 5,
+                "Tracking": [{"Name": "Region", "Option": "North", "TrackingCategoryID": "t"}],
+            }
+        ]
+    }
+    kept = act.kept_lines(order)
+    assert kept == [
+        {
+            "LineItemID": "l-1",
+            "Description": "Old",
+            "Quantity": 1,
+            "UnitAmount": 5,
+            "Tracking": [{"Name": "Region", "Option": "North", "TrackingCategoryID": "t"}],
+        }
+    ]
+
+
+def test_the_update_method_defaults_to_xeros_replace() -> None:
+    model = CATALOG.get("xero.purchase_order.update").input_model
+    assert model.model_validate({"PurchaseOrderID": "p"}).LineItemsUpdateMethod == "replace"
+    with pytest.raises(ValueError):
+        model.model_validate({"PurchaseOrderID": "p", "LineItemsUpdateMethod": "merge"})
