@@ -33,6 +33,7 @@ from kxflow_contracts.runtime.telemetry import (
 )
 from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
+from xero_gateway.adapters.oauth_states import OAuthStates
 from xero_gateway.adapters.publisher import Publisher
 from xero_gateway.adapters.repositories import Repositories
 from xero_gateway.adapters.write_attempts import WriteAttempts
@@ -124,6 +125,8 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         settings.scopes,
         on_limit=lambda org, per_day: scheduler.budget(org).set_daily_limit(per_day or settings.per_day),
         wall=clock.wall,
+        states=OAuthStates(db["oauth_states"], settings.oauth_state_ttl_seconds),
+        custom_connection_tenant=settings.custom_connection_tenant if settings.custom_connection else None,
     )
     consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
     commands = KeyedConsumer(

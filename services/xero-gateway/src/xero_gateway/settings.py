@@ -40,6 +40,14 @@ class XeroGatewaySettings(ServiceSettings):
         default=False, description="Apps created before 2 March 2026 may keep broad scopes"
     )
     custom_connection: bool = Field(default=False, description="Client-credentials (custom connection) app")
+    custom_connection_tenant: str = Field(
+        default="",
+        description="The one kxflow tenant that may create the custom connection (a custom "
+        "connection is one organisation's); with CUSTOM_CONNECTION, required to enable it",
+    )
+    oauth_state_ttl_seconds: float = Field(
+        default=600.0, description="An OAuth flow must come back to the callback within this"
+    )
 
     per_minute: int = 60
     per_day: int = 5000

@@ -30,7 +30,7 @@ class IdentityClient:
         self._auth = (client_id, client_secret)
         self.client_id = client_id
 
-    def authorize_url(self, redirect_uri: str, scope: str, state: str) -> str:
+    def authorize_url(self, redirect_uri: str, scope: str, state: str, code_challenge: str) -> str:
         query = urlencode(
             {
                 "response_type": "code",
@@ -38,6 +38,8 @@ class IdentityClient:
                 "redirect_uri": redirect_uri,
                 "scope": scope,
                 "state": state,
+                "code_challenge": code_challenge,
+                "code_challenge_method": "S256",
             }
         )
         return f"{self._login}/identity/connect/authorize?{query}"
@@ -49,9 +51,14 @@ class IdentityClient:
         res.raise_for_status()
         return res.json()
 
-    async def exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+    async def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
         return await self._token(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            }
         )
 
     async def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -60,9 +67,13 @@ class IdentityClient:
     async def client_credentials(self, scope: str) -> dict[str, Any]:
         return await self._token({"grant_type": "client_credentials", "scope": scope})
 
-    async def connections(self, access_token: str) -> list[dict[str, Any]]:
+    async def connections(self, access_token: str, auth_event_id: str | None = None) -> list[dict[str, Any]]:
+        """Xero's ``/Connections``: every organisation the user connected to this app, or with
+        ``auth_event_id`` those of one authorisation."""
         res = await self._http.get(
-            f"{self._api}/Connections", headers={"Authorization": f"Bearer {access_token}"}
+            f"{self._api}/Connections",
+            params={"authEventId": auth_event_id} if auth_event_id else None,
+            headers={"Authorization": f"Bearer {access_token}"},
         )
         res.raise_for_status()
         return res.json()

@@ -8,16 +8,17 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
+from xero_gateway.domain.oauth import BROWSER_COOKIE, OAuthRefused
 from xero_gateway.domain.polls import BACKFILLS
 from xero_gateway.domain.signature import verify
 from xero_gateway.domain.webhooks import parse_batch
 from xero_gateway.service_layer.backfills import BackfillError, Backfills
-from xero_gateway.service_layer.connect import ConnectService
+from xero_gateway.service_layer.connect import ConnectService, CustomConnectionRefused
 
 
 class DailyLimit(BaseModel):
@@ -41,25 +42,54 @@ def build_router(
     backfills: Backfills,
 ) -> APIRouter:
     router = APIRouter()
+    secure_cookie = connect.redirect_uri.startswith("https://")
+
+    def bind_browser(response: Response, nonce: str) -> None:
+        """The browser that starts the flow gets the nonce; the callback must bring it back."""
+        response.set_cookie(
+            BROWSER_COOKIE,
+            nonce,
+            max_age=3600,
+            path="/v1/xero/callback",
+            httponly=True,
+            secure=secure_cookie,
+            samesite="lax",  # sent on Xero's top-level redirect back, not on cross-site posts
+        )
 
     @router.get("/v1/xero/connect", tags=["connections"])
     async def start_connect(tenant: str = Depends(tenant_dep)) -> RedirectResponse:
-        """Redirects to Xero's consent page; Xero comes back to ``/v1/xero/callback``."""
-        return RedirectResponse(await connect.authorize_url(tenant), status_code=302)
+        """Redirects to Xero's consent page; Xero comes back to ``/v1/xero/callback`` in the same
+        browser (the state is bound to it by a cookie)."""
+        url, nonce = await connect.start(tenant)
+        response = RedirectResponse(url, status_code=302)
+        bind_browser(response, nonce)
+        return response
 
     @router.post("/v1/xero/connect", tags=["connections"])
-    async def start_connect_json(tenant: str = Depends(tenant_dep)) -> dict[str, str]:
-        return {"authorize_url": await connect.authorize_url(tenant)}
+    async def start_connect_json(response: Response, tenant: str = Depends(tenant_dep)) -> dict[str, str]:
+        """The consent URL as JSON; the cookie binding the flow is set on *this* client, so the
+        callback must come back through it."""
+        url, nonce = await connect.start(tenant)
+        bind_browser(response, nonce)
+        return {"authorize_url": url}
 
     @router.get("/v1/xero/callback", tags=["connections"])
-    async def callback(state: str = "", code: str = "", error: str = "") -> dict[str, Any]:
+    async def callback(
+        response: Response,
+        state: str = "",
+        code: str = "",
+        error: str = "",
+        browser: str | None = Cookie(default=None, alias=BROWSER_COOKIE),
+    ) -> dict[str, Any]:
         if error:
             raise HTTPException(400, f"Xero refused the authorisation: {error}")
         if not state or not code:
             raise HTTPException(400, "the callback needs both code and state")
-        conns = await connect.complete(state, code)
-        if conns is None:
-            raise HTTPException(400, "unknown or used OAuth state (start again at /v1/xero/connect)")
+        try:
+            conns = await connect.complete(state, code, browser)
+        except OAuthRefused as exc:
+            raise HTTPException(400, str(exc)) from None
+        response.delete_cookie(BROWSER_COOKIE, path="/v1/xero/callback")
         return {"connections": [c.public() for c in conns]}
 
     @router.post("/v1/xero/custom-connection", tags=["connections"])
@@ -67,6 +97,8 @@ def build_router(
         """Custom connection (client credentials, single organisation)."""
         try:
             conns = await connect.custom(tenant)
+        except CustomConnectionRefused as exc:
+            raise HTTPException(403, str(exc)) from None
         except httpx.HTTPStatusError as exc:  # Xero refused this app's client-credentials grant
             raise HTTPException(
                 400,

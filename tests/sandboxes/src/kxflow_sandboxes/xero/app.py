@@ -43,6 +43,7 @@ class SandboxConfig:
     custom_client_secret: str = "kxflow-custom-secret-0123456789"
     webhook_key: str = "kxflow-webhook-key-0123456789abcdef"
     webhook_url: str | None = None
+    require_pkce: bool = False
     clock_speed: float = 1.0
     per_minute: int = 60
     per_day: int = 5000
@@ -252,10 +253,21 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
             return RedirectResponse(
                 f"{redirect_uri}{sep}{urlencode({'error': 'invalid_scope', 'state': q.get('state', '')})}"
             )
+        challenge = q.get("code_challenge")
+        if challenge and q.get("code_challenge_method") != "S256":
+            return PlainTextResponse("invalid_request: code_challenge_method must be S256", status_code=400)
+        if sandbox.config.require_pkce and not challenge:
+            return PlainTextResponse("invalid_request: code_challenge required", status_code=400)
         wanted = q.get("tenants")  # demo/test extension: which organisations the user ticks
         tenant_ids = [t for t in (wanted.split(",") if wanted else sandbox.orgs) if t in sandbox.orgs]
         code = sandbox.identity.authorize(
-            tenant_ids, q.get("scope", ""), redirect_uri, sandbox.clock.now(), sandbox.config.client_id
+            tenant_ids,
+            q.get("scope", ""),
+            redirect_uri,
+            sandbox.clock.now(),
+            sandbox.config.client_id,
+            user=q.get("user", "sandbox-user"),  # test extension: which Xero user consents
+            code_challenge=challenge,
         )
         return RedirectResponse(
             f"{redirect_uri}{sep}{urlencode({'code': code, 'state': q.get('state', '')})}", status_code=302
@@ -280,8 +292,12 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
             if creds != (sandbox.config.client_id, sandbox.config.client_secret):
                 return JSONResponse({"error": "invalid_client"}, status_code=400)
             if grant_type == "authorization_code":
+                verifier = form.get("code_verifier")
                 out = sandbox.identity.exchange_code(
-                    str(form.get("code")), str(form.get("redirect_uri")), now_v
+                    str(form.get("code")),
+                    str(form.get("redirect_uri")),
+                    now_v,
+                    str(verifier) if verifier is not None else None,
                 )
             elif grant_type == "refresh_token":
                 out = sandbox.identity.refresh_grant(str(form.get("refresh_token")), now_v)
@@ -397,7 +413,8 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         if record is None:
             return _problem(401, "Unauthorized", detail)
         names = {t: o.name for t, o in sandbox.orgs.items()}
-        return JSONResponse(sandbox.identity.connections(record.grant_id, names))
+        event = request.query_params.get("authEventId")
+        return JSONResponse(sandbox.identity.connections(record.grant_id, names, event))
 
     @app.api_route("/{api:path}", methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
     async def api(request: Request, api: str) -> Response:

@@ -3,6 +3,8 @@ with expiry, client-credentials tokens for custom connections, and the ``/Connec
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ class Grant:
     revoked: bool = False
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     client_id: str = ""  # the app (createdByMyApp filters on it)
+    user: str = "sandbox-user"  # the Xero user who consented (``/Connections`` is per user and app)
 
 
 @dataclass
@@ -49,20 +52,35 @@ class Identity:
     def __init__(self) -> None:
         self.grants: dict[str, Grant] = {}
         self.codes: dict[str, tuple[str, str, float]] = {}  # code -> (grant id, redirect uri, expiry)
+        self.challenges: dict[str, str] = {}  # code -> its PKCE S256 code_challenge
         self.access: dict[str, AccessToken] = {}
         self.refresh: dict[str, RefreshToken] = {}
         self.refresh_calls = 0
         self.token_calls = 0
 
     def authorize(
-        self, tenant_ids: list[str], scope: str, redirect_uri: str, now: float, client_id: str = ""
+        self,
+        tenant_ids: list[str],
+        scope: str,
+        redirect_uri: str,
+        now: float,
+        client_id: str = "",
+        user: str = "sandbox-user",
+        code_challenge: str | None = None,
     ) -> str:
         grant = Grant(
-            secrets.token_hex(8), secrets.token_hex(16), list(tenant_ids), scope, client_id=client_id
+            secrets.token_hex(8),
+            secrets.token_hex(16),
+            list(tenant_ids),
+            scope,
+            client_id=client_id,
+            user=user,
         )
         self.grants[grant.grant_id] = grant
         code = secrets.token_urlsafe(24)
         self.codes[code] = (grant.grant_id, redirect_uri, now + CODE_TTL)
+        if code_challenge:
+            self.challenges[code] = code_challenge
         return code
 
     def _issue(self, grant: Grant, now: float, with_refresh: bool) -> dict[str, Any]:
@@ -82,10 +100,15 @@ class Identity:
             out["refresh_token"] = rt
         return out
 
-    def exchange_code(self, code: str, redirect_uri: str, now: float) -> dict[str, Any]:
+    def exchange_code(
+        self, code: str, redirect_uri: str, now: float, code_verifier: str | None = None
+    ) -> dict[str, Any]:
         self.token_calls += 1
         entry = self.codes.pop(code, None)
+        challenge = self.challenges.pop(code, None)
         if entry is None or entry[2] < now or entry[1] != redirect_uri:
+            raise InvalidGrant("invalid_grant")
+        if challenge is not None and s256(code_verifier or "") != challenge:
             raise InvalidGrant("invalid_grant")
         return self._issue(self.grants[entry[0]], now, True)
 
@@ -134,8 +157,18 @@ class Identity:
                 count += 1
         return count
 
-    def connections(self, grant_id: str, names: dict[str, str]) -> list[dict[str, Any]]:
-        grant = self.grants[grant_id]
+    def connections(
+        self, grant_id: str, names: dict[str, str], auth_event_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """As Xero's ``GET /Connections``: every organisation *the user* connected to *this app*,
+        over all their authorisations (the latest one that connected each organisation gives its
+        ``authEventId``); ``?authEventId=`` keeps only those of one authorisation."""
+        me = self.grants[grant_id]
+        latest: dict[str, Grant] = {}
+        for grant in self.grants.values():  # in creation order: a later consent wins
+            if grant.user == me.user and grant.client_id == me.client_id and not grant.revoked:
+                for tid in grant.tenant_ids:
+                    latest[tid] = grant
         return [
             {
                 "id": f"{grant.grant_id}-{tid[:8]}",
@@ -146,5 +179,12 @@ class Identity:
                 "createdDateUtc": grant.created,
                 "updatedDateUtc": grant.created,
             }
-            for tid in grant.tenant_ids
+            for tid, grant in latest.items()
+            if auth_event_id is None or grant.auth_event_id == auth_event_id
         ]
+
+
+def s256(verifier: str) -> str:
+    """PKCE's S256 code challenge of ``verifier`` (RFC 7636)."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
