@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class RunStatus(StrEnum):
@@ -19,6 +19,13 @@ class RunStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.filtered, RunStatus.halted})
+
+# A run status added after runs.v1 was published: a run stopped by a person or by its zap being
+# turned off. The v1 ``status`` enum cannot grow (consumers validate it), so a cancelled run's
+# events say ``status: halted`` with ``status_detail: cancelled``; the run API says ``cancelled``.
+CANCELLED = "cancelled"
+RUN_STATES = (*(s.value for s in RunStatus), CANCELLED)  # every status a run document can have
+FINISHED_STATES = frozenset({*(s.value for s in TERMINAL_STATUSES), CANCELLED})
 
 
 class RunTransition(StrEnum):
@@ -43,3 +50,6 @@ class RunEvent(BaseModel):
     step_status: str | None = None
     error: dict[str, Any] | None = None
     at: datetime
+    status_detail: str | None = Field(
+        default=None, description="The run's status when v1's enum has no word for it: cancelled"
+    )

@@ -42,3 +42,18 @@ def test_applied_sets_and_increments_dotted_paths_on_a_copy() -> None:
 def test_applied_refuses_operators_it_cannot_mirror() -> None:
     with pytest.raises(ValueError, match=r"\$unset"):
         applied(RUN, {"$unset": {"status": ""}})
+
+
+def test_value_problem_names_what_the_store_cannot_hold() -> None:
+    from zap_router.adapters.run_store import value_problem
+
+    assert value_problem({"lead": {"n": 2**63 - 1, "x": [1, {"a": 1.5}]}}) is None
+    assert "64 bits" in (value_problem({"lead": {"n": 18446744073709551616}}) or "")
+    assert "NUL" in (value_problem({"lead": {"a\x00b": 1}}) or "")
+    assert "'$'" in (value_problem({"lead": [{"$where": 1}]}) or "")
+    assert "'.'" in (value_problem({"a.b": 1}) or "")
+    assert "inside a list" in (value_problem({"a": [[1, 2]]}) or "")
+    assert "not finite" in (value_problem({"a": float("nan")}) or "")
+    # MongoDB itself holds what only FerretDB refuses
+    assert value_problem({"a.b": [[1]], "c": float("inf")}, ferretdb=False) is None
+    assert "64 bits" in (value_problem({"a": -(2**64)}, ferretdb=False) or "")

@@ -133,6 +133,7 @@ def create_app(
         retention=settings.retention,
         tracer=tracer,
     )
+    zaps.on_disabled = engine.cancel_waiting  # turning a zap off cancels its waiting runs
     if settings.consume:
         register_consumers(broker, settings, engine, zaps, metrics)
     notifier = make_notifier(settings, db, http_client, clock, run_store)

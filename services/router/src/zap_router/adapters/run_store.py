@@ -22,20 +22,66 @@ import base64
 import copy
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import bson
+from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure
 
-from kxflow_contracts.runs import TERMINAL_STATUSES, RunStatus
+from kxflow_contracts.runs import FINISHED_STATES, RunStatus
+from zap_router.adapters.errors import is_transient
 from zap_router.adapters.mongo_indexes import ensure_indexes
 
 DUPLICATE_KEY = 11000
 _MISSING = object()
+# Far below MongoDB's 16 MiB: a run is read and written whole on every transition.
+MAX_RUN_BYTES = 4 * 1024 * 1024
+_INT64 = (-(2**63), 2**63 - 1)
+_WALKED = (dict, list, int, float)
+
+
+class Unstorable(ValueError):
+    """A run (or a change to one) the store cannot hold; the message says why, for the run's error."""
+
+
+def value_problem(value: Any, ferretdb: bool = True) -> str | None:
+    """Why the store could not hold ``value`` (a run, or a part of one), or ``None``.
+
+    What BSON cannot encode (integers beyond 64 bits, NUL in a key), and on FerretDB what it
+    refuses (keys starting with ``$`` or containing ``.``, lists inside lists) or drops the
+    connection on (NaN and infinities): the latter would look like an unreachable store and be
+    retried forever, so it is found here, before any write.
+    """
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, in_list = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                if type(key) is not str:
+                    return f"a key {key!r} is not text"
+                if "\x00" in key:
+                    return f"the key {key[:40]!r} contains a NUL character"
+                if ferretdb and (key[:1] == "$" or "." in key):
+                    return f"the key {key[:40]!r} starts with '$' or contains '.'"
+                if type(child) in _WALKED:
+                    stack.append((child, False))
+        elif kind is list:
+            if in_list and ferretdb:
+                return "a list directly inside a list"
+            stack.extend((child, True) for child in item if type(child) in _WALKED)
+        elif kind is int:
+            if not _INT64[0] <= item <= _INT64[1]:
+                return f"the integer {str(item)[:40]} does not fit in 64 bits"
+        elif kind is float and ferretdb and not math.isfinite(item):
+            return f"the number {item} is not finite"
+    return None
 
 
 def _path(doc: dict[str, Any], dotted: str) -> Any:
@@ -152,10 +198,15 @@ class RunStore:
         creates nothing new.
         """
         by_col: dict[int, list[dict[str, Any]]] = {}
+        rejected: dict[str, str] = {}
+        ferretdb = await self.on_ferretdb()
         for doc in docs:
+            problem = value_problem(doc, ferretdb)
+            if problem is not None:
+                rejected[doc["_id"]] = problem
+                continue
             by_col.setdefault(id(self._col(doc["_id"])), []).append(doc)
         inserted: set[str] = set()
-        rejected: dict[str, str] = {}
         cols = {id(c): c for c in self._cols}
         for key, group in by_col.items():
             ids, bad = await self._insert(cols[key], group)
@@ -163,11 +214,23 @@ class RunStore:
             rejected.update(bad)
         return inserted, rejected
 
-    @staticmethod
-    async def _insert(col: AsyncCollection, docs: list[dict[str, Any]]) -> tuple[set[str], dict[str, str]]:
+    @classmethod
+    async def _insert(
+        cls, col: AsyncCollection, docs: list[dict[str, Any]]
+    ) -> tuple[set[str], dict[str, str]]:
         try:
             await col.insert_many(docs, ordered=False)
             return {d["_id"] for d in docs}, {}
+        except (BSONError, OverflowError, DocumentTooLarge) as exc:
+            if len(docs) == 1:  # refused before it was sent: one document the client cannot encode
+                return set(), {docs[0]["_id"]: f"{type(exc).__name__}: {exc}"[:500]}
+            inserted: set[str] = set()
+            rejected: dict[str, str] = {}
+            for doc in docs:  # find the one(s) at fault; the others go in one by one
+                ids, bad = await cls._insert(col, [doc])
+                inserted |= ids
+                rejected.update(bad)
+            return inserted, rejected
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             failed = {docs[e["index"]]["_id"] for e in errors}
@@ -207,25 +270,57 @@ class RunStore:
 
         ``current`` is the run as the caller just read it: on FerretDB the comparison is made on it
         (read now if not given) and the write is by ``_id`` alone (see the module docstring).
+
+        Raises :class:`Unstorable` (nothing written) when the run would hold a value the store
+        cannot, or grow beyond ``MAX_RUN_BYTES``: the caller records a failure instead.
         """
         col = self._col(run_id)
-        if await self.cas_in_filter():
-            return await col.find_one_and_update(
-                {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
-            )
-        doc = current if current is not None else await col.find_one({"_id": run_id})
-        if doc is None or not matches(doc, expect):
+        cas = await self.cas_in_filter()
+        doc = current if current is not None or cas else await col.find_one({"_id": run_id})
+        after = await self.check(doc, update)
+        try:
+            if cas:
+                return await col.find_one_and_update(
+                    {"_id": run_id, **expect}, update, return_document=ReturnDocument.AFTER
+                )
+            if doc is None or not matches(doc, expect):
+                return None
+            if (await col.update_one({"_id": run_id}, update)).matched_count == 0:
+                return None
+        except (BSONError, OverflowError, DocumentTooLarge) as exc:
+            raise Unstorable(f"{type(exc).__name__}: {exc}"[:500]) from None
+        except OperationFailure as exc:
+            if is_transient(exc):
+                raise  # timeouts, shutdowns, elections: the store, not the run
+            raise Unstorable(f"the store refused the run: {exc.details or exc}"[:500]) from None
+        return after
+
+    async def check(self, run: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any] | None:
+        """``run`` after ``update`` (``None`` without ``run``); raises :class:`Unstorable` if the
+        store could not hold it (a value it cannot encode, or more than ``MAX_RUN_BYTES``)."""
+        ferretdb = await self.on_ferretdb()
+        for fields in update.values():  # {dotted path: value}: the paths are the router's own
+            for value in fields.values():
+                problem = value_problem(value, ferretdb)
+                if problem is not None:
+                    raise Unstorable(problem)
+        if run is None:
             return None
-        if (await col.update_one({"_id": run_id}, update)).matched_count == 0:
-            return None
-        return applied(doc, update)
+        after = applied(run, update)
+        try:
+            size = len(bson.encode(after))
+        except (BSONError, OverflowError) as exc:
+            raise Unstorable(f"{type(exc).__name__}: {exc}"[:500]) from None
+        if size > MAX_RUN_BYTES:
+            raise Unstorable(f"the run would be {size} bytes; a run is kept below {MAX_RUN_BYTES}")
+        return after
 
     async def delete_finished(self, before: datetime, batch: int = 1000) -> int:
         """Delete finished runs whose ``finished_at`` is before ``before`` (retention); how many.
 
         A batch of ids at a time (FerretDB puts every id of a delete into one SQLite statement).
         """
-        done = [s.value for s in TERMINAL_STATUSES]
+        done = sorted(FINISHED_STATES)
         query = {"finished_at": {"$lt": before}, "status": {"$in": done}}
         deleted = 0
         for col in self._cols:

@@ -8,9 +8,11 @@ the positive form is false for a readable value), so a malformed event is filter
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+
+import re2
 
 from zap_router.domain.dates import parse_datetime
 from zap_router.domain.paths import MISSING, get_path
@@ -67,12 +69,25 @@ def _choices(value: Any) -> list[str]:
     return [part.strip().lower() for part in text.split(",")] if text is not None else []
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 8 << 20  # a compiled pattern's memory (RE2 fails the compile beyond it)
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> Any:
+    """A pattern compiled by RE2: linear-time matching, so no input makes ``matches`` backtrack
+    for hours (Python's ``re`` takes exponential time on ``^(a+)+$`` against ``aaa…b``).
+    Raises ``re2.error`` for a pattern RE2 cannot run (back-references, look-around)."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
 def _regex(pattern: Any, text: str) -> bool | None:
     if not isinstance(pattern, str):
         return None
     try:
-        return re.search(pattern, text) is not None
-    except re.error:
+        return compile_pattern(pattern).search(text) is not None
+    except re2.error:
         return None
 
 

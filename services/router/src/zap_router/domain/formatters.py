@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from zap_router.domain import budgets
 from zap_router.domain.dates import parse_datetime
 
 _SYMBOLS = {"USD": "$", "AUD": "A$", "NZD": "NZ$", "CAD": "C$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -29,13 +30,25 @@ def _zone(tz: str | None) -> ZoneInfo | None:
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, str) and len(value) > 100:
+        raise budgets.BudgetExceeded("number size", f"a number written with {len(value)} characters")
     try:
         number = Decimal(value.replace(",", "").strip()) if isinstance(value, str) else Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise ValueError(f"not a number: {value!r}") from exc
     if not number.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
+    if number and number.adjusted() >= budgets.MAX_NUMBER_DIGITS:
+        raise budgets.BudgetExceeded(
+            "number size", f"{str(value)[:40]!r} has more than {budgets.MAX_NUMBER_DIGITS} digits"
+        )
     return number
+
+
+def _decimals(value: Any) -> int:
+    decimals = int(value)
+    budgets.check_width(decimals, "decimals")
+    return decimals
 
 
 def date(value: Any, fmt: str = "%Y-%m-%d", tz: str | None = None) -> str:
@@ -45,6 +58,7 @@ def date(value: Any, fmt: str = "%Y-%m-%d", tz: str | None = None) -> str:
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"not a date: {value!r}") from exc
     zone = _zone(tz)
+    budgets.check_percent_format(str(fmt))
     return (dt.astimezone(zone) if zone else dt).strftime(str(fmt))
 
 
@@ -63,20 +77,20 @@ def number(value: Any, decimals: int | None = None) -> int | float:
     """A number from text like ``"1,234.50"``; rounded half-up to ``decimals`` if given."""
     dec = _decimal(value)
     if decimals is not None:
-        dec = dec.quantize(Decimal(1).scaleb(-int(decimals)), rounding=ROUND_HALF_UP)
-        return int(dec) if int(decimals) <= 0 else float(dec)
+        dec = dec.quantize(Decimal(1).scaleb(-_decimals(decimals)), rounding=ROUND_HALF_UP)
+        return int(dec) if _decimals(decimals) <= 0 else float(dec)
     return int(dec) if dec == dec.to_integral_value() and "." not in str(value) else float(dec)
 
 
 def amount(value: Any, decimals: int = 2) -> float:
     """A money amount as a number rounded half-up (what Xero's UnitAmount/Amount expect)."""
-    return float(_decimal(value).quantize(Decimal(1).scaleb(-int(decimals)), rounding=ROUND_HALF_UP))
+    return float(_decimal(value).quantize(Decimal(1).scaleb(-_decimals(decimals)), rounding=ROUND_HALF_UP))
 
 
 def money(value: Any, currency: str | None = None, decimals: int = 2) -> str:
     """Display text: ``1234.5`` → ``"1,234.50"``; with ``"USD"`` → ``"$1,234.50"``."""
-    dec = _decimal(value).quantize(Decimal(1).scaleb(-int(decimals)), rounding=ROUND_HALF_UP)
-    text = f"{abs(dec):,.{int(decimals)}f}"
+    dec = _decimal(value).quantize(Decimal(1).scaleb(-_decimals(decimals)), rounding=ROUND_HALF_UP)
+    text = f"{abs(dec):,.{_decimals(decimals)}f}"
     sign = "-" if dec < 0 else ""
     if currency is None:
         return f"{sign}{text}"

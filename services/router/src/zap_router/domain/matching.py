@@ -34,6 +34,7 @@ class ActiveZap:
     filter: FilterSpec | None
     steps: list[ResolvedStep]
     extra: dict[str, Any] = field(default_factory=dict)
+    backfill: bool = False  # runs on trigger events with origin "backfill" only when set
 
     @property
     def key(self) -> IndexKey:

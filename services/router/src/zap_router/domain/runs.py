@@ -35,7 +35,15 @@ def run_id_for(zap_id: str, trigger_event_id: str) -> str:
     return "r_" + hashlib.sha256(f"{zap_id}\x1f{trigger_event_id}".encode()).hexdigest()[:24]
 
 
+# A rendered step input travels in one command record: capped well below the broker's message size
+# (1 MiB by default), so the producer never refuses a command the run store already holds.
+MAX_INPUT_BYTES = 256 * 1024
+MAX_MESSAGE_CHARS = 2_000  # an error message is read by people and travels in every run event
+
+
 def error_doc(code: str, message: str, retryable: bool = False, **extra: Any) -> dict[str, Any]:
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "…"
     return {"code": code, "message": message, "retryable": retryable, **extra}
 
 
@@ -61,6 +69,47 @@ def new_run(
         "error": None,
         "replays": 0,
     }
+
+
+def failed_start(
+    doc: dict[str, Any], error: dict[str, Any], now: datetime, keep_trigger: bool
+) -> dict[str, Any]:
+    """``doc`` (a new run) ended ``failed`` before any step was sent: no steps, and without its
+    trigger data when that is what the store cannot hold (the event stays in the trigger topic)."""
+    trigger = (
+        doc["trigger"]
+        if keep_trigger
+        else {
+            key: doc["trigger"].get(key)
+            for key in ("id", "type", "time")
+            if isinstance(doc["trigger"].get(key), str)
+        }
+    )
+    return {
+        **doc,
+        "trigger": trigger,
+        "status": RunStatus.failed.value,
+        "error": error,
+        "finished_at": now,
+        "current_step": None,
+        "steps": {},
+    }
+
+
+# The trigger data a run that failed before sending anything keeps. A larger one (a hostile lead of
+# hundreds of kilobytes) is left in the trigger topic: on FerretDB every large run document slows the
+# reads and writes of every tenant's runs.
+MAX_FAILED_TRIGGER_BYTES = 16 * 1024
+
+
+def slim_failed_trigger(doc: dict[str, Any]) -> None:
+    """Drop a large trigger from a run that failed at its start (its error says so)."""
+    size = len(json.dumps(doc["trigger"], separators=(",", ":"), default=str))
+    if size <= MAX_FAILED_TRIGGER_BYTES:
+        return
+    trigger = doc["trigger"]
+    doc["trigger"] = {k: trigger.get(k) for k in ("id", "type", "time") if isinstance(trigger.get(k), str)}
+    doc["trigger_dropped_bytes"] = size
 
 
 @dataclass
@@ -107,7 +156,12 @@ def plan_step(
     try:
         rendered = render_tree(zap.compiled_inputs[step.id], context)
     except TemplateRenderError as exc:
-        return fail(error_doc("template_error", str(exc), template=exc.where))
+        return fail(error_doc(exc.code, str(exc), template=exc.where))
+    size = len(json.dumps(rendered, separators=(",", ":"), default=str))
+    if size > MAX_INPUT_BYTES:
+        return fail(
+            error_doc("input_too_large", f"the rendered input is {size} bytes; the cap is {MAX_INPUT_BYTES}")
+        )
     state["input"] = rendered
     entry = catalog.find(step.action)
     if entry is None:

@@ -7,14 +7,15 @@ input model, a template that does not compile, or one that reads a step that doe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import re2
 from pydantic import ValidationError
 
 from kxflow_contracts.catalog import Catalog, Kind
+from zap_router.domain.filters import compile_pattern
 from zap_router.domain.templates import TemplateRenderError, compile_template, has_template, iter_templates
 from zap_router.domain.templates import referenced_steps as template_steps
 from zap_router.domain.zaps import FilterOp, ResolvedStep, ZapSpec
@@ -118,9 +119,10 @@ def validate_zap(
                     add(f"{loc}.field", "filters run before any step: use trigger.<field>")
                 if cond.op in (FilterOp.matches, FilterOp.not_matches):
                     try:
-                        re.compile(str(cond.value))
-                    except re.error as exc:
-                        add(f"{loc}.value", f"invalid pattern: {exc}")
+                        compile_pattern(str(cond.value))
+                    except re2.error as exc:
+                        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                        add(f"{loc}.value", f"invalid pattern (RE2 syntax, no back-references): {reason}")
 
     resolved: list[ResolvedStep] = []
     seen_ids: set[str] = set()

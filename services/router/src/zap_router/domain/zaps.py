@@ -138,6 +138,10 @@ class ZapSpec(BaseModel):
     trigger: TriggerSpec
     filter: FilterSpec | None = None
     steps: list[StepSpec] = Field(min_length=1)
+    backfill: bool = Field(
+        default=False,
+        description="Also run on backfilled trigger events (origin: backfill); off by default",
+    )
 
 
 class ResolvedStep(BaseModel):

@@ -24,6 +24,7 @@ def changelog_record(head: dict[str, Any], version: dict[str, Any]) -> dict[str,
         "trigger": spec["trigger"],
         "filter": spec.get("filter"),
         "steps": version["steps"],
+        "backfill": bool(spec.get("backfill", False)),
     }
 
 
@@ -42,6 +43,7 @@ def active_from_record(record: dict[str, Any], catalog: Catalog) -> ActiveZap:
         param_paths=dict(entry.param_fields) if entry else {},
         filter=FilterSpec.model_validate(record["filter"]) if record.get("filter") else None,
         steps=[ResolvedStep.model_validate(s) for s in record["steps"]],
+        backfill=bool(record.get("backfill", False)),
     )
 
 

@@ -23,11 +23,12 @@ from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent
 from kxflow_contracts.results import ActionResult, ResultStatus
-from kxflow_contracts.runs import TERMINAL_STATUSES, RunEvent, RunStatus, RunTransition
+from kxflow_contracts.runs import CANCELLED, FINISHED_STATES, RunEvent, RunStatus, RunTransition
+from zap_router.adapters.errors import is_transient
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher, span_traceparent
 from zap_router.adapters.results_progress import Offsets, ResultsProgress
-from zap_router.adapters.run_store import RunStore
+from zap_router.adapters.run_store import RunStore, Unstorable
 from zap_router.adapters.schedule_store import ScheduleStore
 from zap_router.domain.clock import Clock
 from zap_router.domain.context import run_context, trigger_context
@@ -38,10 +39,12 @@ from zap_router.domain.runs import (
     StepStatus,
     command_from_state,
     error_doc,
+    failed_start,
     new_run,
     outputs_of,
     plan_step,
     run_id_for,
+    slim_failed_trigger,
 )
 from zap_router.engine.active import ZapVersions
 
@@ -59,6 +62,13 @@ class ReplayRefused(ValueError):
     pass
 
 
+class CancelRefused(ValueError):
+    pass
+
+
+CANCELLABLE = (RunStatus.running.value, RunStatus.waiting.value)
+
+
 def _event(
     run: dict[str, Any],
     transition: RunTransition,
@@ -68,6 +78,10 @@ def _event(
     step_status: str | None = None,
     error: dict[str, Any] | None = None,
 ) -> RunEvent:
+    status = status or run["status"]
+    detail = None
+    if status == CANCELLED:  # runs.v1's status enum predates it (see kxflow_contracts.runs)
+        status, detail = RunStatus.halted.value, CANCELLED
     return RunEvent(
         run_id=run["_id"],
         tenant=run["tenant"],
@@ -75,7 +89,8 @@ def _event(
         zap_version=run["zap_version"],
         trigger_event_id=run["trigger_event_id"],
         transition=transition,
-        status=RunStatus(status or run["status"]),
+        status=RunStatus(status),
+        status_detail=detail,
         step_id=step_id,
         step_status=step_status,
         error=error,
@@ -124,6 +139,7 @@ class RunEngine:
         self.retention = retention
         self.chunk = chunk
         self.inserts_in_flight = max(1, inserts_in_flight)
+        self._health_checks: set[asyncio.Task[None]] = set()  # auto-disable checks in flight
         self._writers = asyncio.Semaphore(concurrency)  # runs updated at once (FerretDB/SQLite locks)
 
     # ------------------------------------------------------------------ events
@@ -150,40 +166,30 @@ class RunEngine:
         gate = asyncio.Semaphore(self.inserts_in_flight)
         chunk: list[tuple[dict[str, Any], Commands, RunEvents]] = []
         lifecycle: dict[str, RunEvents] = {}  # run id -> the lifecycle events its start publishes
+        stored: dict[str, dict[str, Any]] = {}  # run id -> the failed run stored in place of one refused
 
         async def flush() -> None:
             await gate.acquire()  # back-pressure: planning waits while enough chunks are being stored
-            stores.append(asyncio.create_task(self._store(list(chunk), source, poison, gate)))
+            stores.append(
+                asyncio.create_task(self._store(list(chunk), source, poison, gate, lifecycle, stored, now))
+            )
             chunk.clear()
             await asyncio.sleep(0)  # let the insert go out before planning the next chunk
 
         try:
             for event in events:
-                entry = self.catalog.by_ce_type(event.type)
-                if entry is None:
-                    self.metrics.events_in.labels(event.type, "unknown").inc()
+                try:
+                    planned = self._plan_event(event, source, now)
+                except Exception as exc:  # about this record only: dead-lettered, the batch goes on
+                    if is_transient(exc):
+                        raise
+                    log.exception("trigger event %s could not be planned", event.id)
+                    poison[event.id] = f"the event could not be processed: {type(exc).__name__}: {exc}"[:1000]
                     continue
-                data = event.data
-                connection = data.get("connection_id") if isinstance(data, dict) else None
-                if not isinstance(connection, str):
-                    poison[event.id] = "trigger event data must be an object with a connection_id"
+                if isinstance(planned, str):
+                    poison[event.id] = planned
                     continue
-                matches = self.index.match(event.tenant, entry.key, connection, data)
-                self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()
-                if not matches:
-                    continue
-                # A span for an event that starts runs, in the trace its producer started (the batch
-                # consumer's own span starts a new trace); runs keep its traceparent so every later
-                # step joins it. An event that matches nothing gets no span (most events, cheaply).
-                traceparent = span_traceparent(
-                    self.tracer, f"{event.type} process", event.traceparent, SpanKind.CONSUMER
-                )
-                trigger = trigger_context(event.id, event.type, event.time, data)
-                for zap in matches:
-                    if run_id_for(zap.zap_id, event.id) in source:
-                        continue  # the same event twice in one batch: one run
-                    doc, cmds, evs = self._start(zap, event, trigger, now)
-                    doc["traceparent"] = traceparent
+                for doc, cmds, evs in planned:
                     docs.append(doc)
                     source[doc["_id"]] = event.id
                     lifecycle[doc["_id"]] = evs
@@ -217,10 +223,63 @@ class RunEngine:
                 await self._ensure_wake(run, now)
         for doc in docs:
             if doc["_id"] in inserted:
+                doc = stored.get(doc["_id"], doc)
                 self._count(doc)
                 if doc["status"] == RunStatus.failed.value:
                     await self._failed(doc)
         return poison
+
+    def _plan_event(
+        self, event: CloudEvent, source: dict[str, str], now: datetime
+    ) -> list[tuple[dict[str, Any], Commands, RunEvents]] | str:
+        """The runs ``event`` starts (new run documents, their commands and lifecycle events), or
+        the reason to dead-letter it."""
+        entry = self.catalog.by_ce_type(event.type)
+        if entry is None:
+            self.metrics.events_in.labels(event.type, "unknown").inc()
+            return []
+        data = event.data
+        connection = data.get("connection_id") if isinstance(data, dict) else None
+        if not isinstance(connection, str):
+            return "trigger event data must be an object with a connection_id"
+        matches = self.index.match(event.tenant, entry.key, connection, data)
+        if matches and data.get("origin") == "backfill":
+            matches = [zap for zap in matches if zap.backfill]  # zaps opt in to backfilled events
+        self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()
+        if not matches:
+            return []
+        # A span for an event that starts runs, in the trace its producer started (the batch
+        # consumer's own span starts a new trace); runs keep its traceparent so every later
+        # step joins it. An event that matches nothing gets no span (most events, cheaply).
+        traceparent = span_traceparent(
+            self.tracer, f"{event.type} process", event.traceparent, SpanKind.CONSUMER
+        )
+        trigger = trigger_context(event.id, event.type, event.time, data)
+        planned = []
+        for zap in matches:
+            if run_id_for(zap.zap_id, event.id) in source:
+                continue  # the same event twice in one batch: one run
+            try:
+                doc, cmds, evs = self._start(zap, event, trigger, now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.exception("run of zap %s for event %s could not start", zap.zap_id, event.id)
+                error = error_doc("internal_error", f"the run could not start: {type(exc).__name__}: {exc}")
+                doc = failed_start(new_run(zap, event.id, event.type, trigger, now), error, now, True)
+                cmds, evs = [], self._failed_start_events(doc, now)
+            if doc["status"] == RunStatus.failed.value:
+                slim_failed_trigger(doc)
+            doc["traceparent"] = traceparent
+            planned.append((doc, cmds, evs))
+        return planned
+
+    @staticmethod
+    def _failed_start_events(doc: dict[str, Any], now: datetime) -> RunEvents:
+        return [
+            (_event(doc, RunTransition.started, now), 1),
+            (_event(doc, RunTransition.finished, now, error=doc["error"]), 1),
+        ]
 
     async def _store(
         self,
@@ -228,6 +287,9 @@ class RunEngine:
         source: dict[str, str],
         poison: dict[str, str],
         gate: asyncio.Semaphore,
+        lifecycle: dict[str, RunEvents],
+        stored: dict[str, dict[str, Any]],
+        now: datetime,
     ) -> tuple[set[str], list[Any]]:
         """Insert a chunk of new runs (one ``insert_many``, unordered) and hand the records of the
         runs that were new to the producer; (ids inserted, acknowledgements to await).
@@ -237,10 +299,28 @@ class RunEngine:
         """
         try:
             ids, rejected = await self.runs.insert_new([doc for doc, _, _ in chunk])
+            if rejected:
+                # A run the store refuses (a 64-bit overflow, a NUL in a key, ...) ends failed with
+                # the reason, stored without the trigger data at fault; only if even that is
+                # refused is the event dead-lettered.
+                stubs: list[tuple[dict[str, Any], Commands, RunEvents]] = []
+                for doc, _, _ in chunk:
+                    if doc["_id"] in rejected:
+                        error = error_doc(
+                            "run_unstorable", f"the run could not be stored: {rejected[doc['_id']]}"
+                        )
+                        stub = failed_start(doc, error, now, keep_trigger=False)
+                        stubs.append((stub, [], self._failed_start_events(stub, now)))
+                stub_ids, refused = await self.runs.insert_new([doc for doc, _, _ in stubs])
+                for run_id, reason in refused.items():
+                    poison[source[run_id]] = f"run could not be stored: {reason}"
+                for stub, _, evs in stubs:
+                    stored[stub["_id"]] = stub
+                    lifecycle[stub["_id"]] = evs
+                ids |= stub_ids
+                chunk = [item for item in chunk if item[0]["_id"] not in rejected] + stubs
         finally:
             gate.release()
-        for run_id, reason in rejected.items():
-            poison[source[run_id]] = f"run could not be stored: {reason}"
         new = [item for item in chunk if item[0]["_id"] in ids]
         acks = await self.publisher.enqueue(
             [c for _, cmds, _ in new for c in cmds],
@@ -287,31 +367,44 @@ class RunEngine:
 
     # ------------------------------------------------------------------ results
 
-    async def on_results(self, results: list[tuple[ActionResult, int]]) -> None:
-        """Apply results (grouped by run so one run's results apply in order).
+    async def on_results(self, results: list[tuple[ActionResult, int]]) -> dict[int, str]:
+        """Apply results (grouped by run so one run's results apply in order); returns
+        {position in ``results``: reason} for results to dead-letter.
 
         Each run is read right before its results are applied (one read and one write per run, both
         by ``_id``); the commands and lifecycle events of the whole batch are handed to the
         producer as they come and their acknowledgements awaited once, before the batch commits.
+        A failure that is about one run (not an unreachable store or broker) dead-letters that
+        run's remaining results and the batch goes on.
         """
-        groups: dict[str, list[tuple[ActionResult, int]]] = defaultdict(list)
-        for result, attempt in results:
-            groups[result.run_id].append((result, attempt))
+        groups: dict[str, list[tuple[int, ActionResult, int]]] = defaultdict(list)
+        for position, (result, attempt) in enumerate(results):
+            groups[result.run_id].append((position, result, attempt))
         pending: list[Any] = []
+        poison: dict[int, str] = {}
 
-        async def apply_group(run_id: str, items: list[tuple[ActionResult, int]]) -> None:
+        async def apply_group(run_id: str, items: list[tuple[int, ActionResult, int]]) -> None:
             async with self._writers:
                 run = await self.runs.get(run_id)
-                for result, attempt in items:
+                for n, (_, result, attempt) in enumerate(items):
                     if run is None:
                         log.warning("result for unknown run %s (step %s)", run_id, result.step_id)
                         return
-                    run = await self._apply(run, result, attempt, pending)
+                    try:
+                        run = await self._apply(run, result, attempt, pending)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        log.exception("result for run %s (step %s) failed", run_id, result.step_id)
+                        reason = f"the result could not be applied: {type(exc).__name__}: {exc}"[:1000]
+                        poison.update({pos: reason for pos, _, _ in items[n:]})
+                        return
 
         try:
             await asyncio.gather(*(apply_group(rid, items) for rid, items in groups.items()))
         finally:
             await self.publisher.wait(pending)
+        return poison
 
     async def _apply(
         self, run: dict[str, Any], result: ActionResult, attempt: int, pending: list[Any]
@@ -320,6 +413,8 @@ class RunEngine:
         handed to the producer and their acknowledgements added to ``pending``."""
         sid = result.step_id
         state = run.get("steps", {}).get(sid)
+        if run.get("status") == CANCELLED:
+            return run  # the command was already sent and finished; the run stays cancelled
         if (
             state is None
             or state.get("command_id") != result.command_id
@@ -434,6 +529,24 @@ class RunEngine:
                     )
                 )
                 finish(RunStatus.failed, error)
+        try:
+            await self.runs.check(run, {"$set": sets})
+        except Unstorable as exc:
+            # The result (an output too large, a value the store cannot hold) ends the run failed,
+            # with the reason and without the output; nothing after it is sent.
+            error = error_doc("run_unstorable", f"the step's result could not be stored: {exc}")
+            sets = {
+                p + "finished_at": now,
+                p + "status": StepStatus.failed,
+                p + "error": error,
+                p + "output": None,
+                "updated_at": now,
+            }
+            commands, events = [], []
+            events.append(
+                (_event(run, RunTransition.step_done, now, "failed", sid, StepStatus.failed, error), attempt)
+            )
+            finish(RunStatus.failed, error)
         if sets.get("status") == RunStatus.waiting.value:
             # Scheduled before the run says "waiting": a waiting run always has its retry (a stray
             # item, if the update below loses, finds the run moved on and is dropped).
@@ -445,7 +558,7 @@ class RunEngine:
         # crash before the write makes the redelivered result apply and publish them again with the
         # same deterministic ce_ids (runs.v1 consumers dedupe by ce_id).
         await self.publisher.wait(await self.publisher.enqueue([], events, traces))
-        expect = {p + "status": StepStatus.running, p + "attempt": attempt}
+        expect = {p + "status": StepStatus.running, p + "attempt": attempt, "status": run["status"]}
         updated = await self.runs.update_if(run["_id"], expect, {"$set": sets}, current=run)
         if updated is None:
             return await self.runs.get(run["_id"])  # another consumer applied it first
@@ -480,7 +593,7 @@ class RunEngine:
             run = await self.runs.get(item["_id"])
             sid, attempt = item["step_id"], int(item["attempt"])
             state = (run or {}).get("steps", {}).get(sid)
-            if run is None or state is None or run["status"] in {s.value for s in TERMINAL_STATUSES}:
+            if run is None or state is None or run["status"] in FINISHED_STATES:
                 await self.schedule.done(item["_id"], claimed["wake_at"])
                 continue
             p = f"steps.{sid}."
@@ -562,6 +675,63 @@ class RunEngine:
             wake = state.get("next_attempt_at") or now
             await self.schedule.set(run["_id"], wake, "retry", sid, int(state["attempt"]))
 
+    # ------------------------------------------------------------------ cancel
+
+    async def cancel(self, run_id: str, tenant: str, reason: str = "cancelled on request") -> dict[str, Any]:
+        """End a running or waiting run ``cancelled``. A command already sent still finishes at
+        its gateway; its result is recorded nowhere (the run stays cancelled), and a waiting
+        retry is dropped when it comes due."""
+        run = await self.runs.get(run_id, tenant)
+        if run is None:
+            raise RunNotFound(run_id)
+        if run["status"] not in CANCELLABLE:
+            raise CancelRefused(
+                f"run {run_id} is {run['status']}; only running or waiting runs can be cancelled"
+            )
+        now = self.clock.now()
+        error = error_doc("cancelled", reason)
+        sets = {"status": CANCELLED, "finished_at": now, "updated_at": now, "error": error}
+        updated = await self.runs.update_if(
+            run_id, {"status": run["status"], "updated_at": run["updated_at"]}, {"$set": sets}, current=run
+        )
+        if updated is None:
+            raise CancelRefused(f"run {run_id} changed while cancelling; try again")
+        event = _event(updated, RunTransition.finished, now, CANCELLED, error=error)
+        await self.publisher.send([], [(event, 1)], {run_id: updated.get("traceparent")})
+        self._count(updated)
+        return updated
+
+    async def cancel_many(
+        self, tenant: str, *, limit: int = 1000, reason: str = "cancelled on request", **query: Any
+    ) -> dict[str, int]:
+        """Cancel up to ``limit`` running/waiting runs matching ``query`` (the run listing's
+        ``zap_id``, ``status``, ``since``, ``until``); {cancelled, skipped} counts."""
+        status = query.pop("status", None)
+        statuses = [status] if status else list(CANCELLABLE)
+        if any(s not in CANCELLABLE for s in statuses):
+            raise CancelRefused(f"only running or waiting runs can be cancelled, not {status}")
+        cancelled = skipped = 0
+        for wanted in statuses:
+            cursor = None
+            while cancelled + skipped < limit:
+                page, cursor = await self.runs.list(tenant, status=wanted, cursor=cursor, limit=100, **query)
+                for run in page[: limit - cancelled - skipped]:
+                    try:
+                        await self.cancel(run["_id"], tenant, reason)
+                        cancelled += 1
+                    except (CancelRefused, RunNotFound):
+                        skipped += 1  # finished (or changed) since it was listed
+                if cursor is None:
+                    break
+        return {"cancelled": cancelled, "skipped": skipped}
+
+    async def cancel_waiting(self, tenant: str, zap_id: str, reason: str) -> int:
+        """A zap was turned off: its waiting runs (retries not yet sent) are cancelled."""
+        outcome = await self.cancel_many(
+            tenant, zap_id=zap_id, status=RunStatus.waiting.value, limit=100_000, reason=reason
+        )
+        return outcome["cancelled"]
+
     # ------------------------------------------------------------------ replay
 
     async def replay(self, run_id: str, tenant: str, zap: ActiveZap) -> dict[str, Any]:
@@ -634,12 +804,22 @@ class RunEngine:
     # ------------------------------------------------------------------ helpers
 
     def _count(self, run: dict[str, Any]) -> None:
-        if run["status"] in {s.value for s in TERMINAL_STATUSES}:
+        if run["status"] in FINISHED_STATES:
             self.metrics.runs.labels(run["status"]).inc()
 
     async def _failed(self, run: dict[str, Any]) -> None:
-        if self.on_run_failed is not None:
-            try:
-                await self.on_run_failed(run)
-            except Exception:  # the health check must never undo a recorded result
-                log.exception("auto-disable check failed for zap %s", run["zap_id"])
+        """Start the zap's health check (auto-disable) beside the batch, not in its way: it counts
+        runs, a scan on FerretDB (made on every fifth failure only), and a batch of one tenant's
+        failures must not hold the others' runs."""
+        if self.on_run_failed is None:
+            return
+        task = asyncio.create_task(self._check_health(run))
+        self._health_checks.add(task)  # a reference until it is done (the loop keeps weak ones)
+        task.add_done_callback(self._health_checks.discard)
+
+    async def _check_health(self, run: dict[str, Any]) -> None:
+        assert self.on_run_failed is not None
+        try:
+            await self.on_run_failed(run)
+        except Exception:  # the health check must never undo a recorded result
+            log.exception("auto-disable check failed for zap %s", run["zap_id"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kxflow_contracts.catalog import Catalog
@@ -80,6 +81,8 @@ class ZapService:
         self.clock = clock
         self.policy = policy or AutoDisablePolicy()
         self._failures: dict[str, int] = {}
+        # Called when a zap is turned off (by its owner or automatically): cancels its waiting runs.
+        self.on_disabled: Callable[[str, str, str], Awaitable[Any]] | None = None
 
     async def validate(self, tenant: str, token: str, spec: ZapSpec) -> tuple[ZapSpec, list[dict[str, Any]]]:
         """The spec with connection names resolved to ids, and its resolved steps; or ZapInvalid."""
@@ -255,6 +258,8 @@ class ZapService:
             raise ZapConflict(f"zap {zap_id} changed meanwhile; try again")
         version = await self.store.version(zap_id, new_head["version"])
         await self._publish(new_head, version)
+        if not enabled and head.get("enabled") and self.on_disabled is not None:
+            await self.on_disabled(tenant, zap_id, "the zap was turned off")
         return view(new_head, version)
 
     async def delete(self, tenant: str, zap_id: str) -> None:
@@ -277,12 +282,14 @@ class ZapService:
     async def check_health(self, run: dict[str, Any]) -> None:
         """After a failed run: turn the zap off if it keeps failing, and say why on runs.v1.
 
-        Counted on the first failure and then every fifth one per zap in this replica: counting
-        runs is a scan on FerretDB, and a zap failing hard still gets turned off within a few runs.
+        Counted on every fifth failure per zap in this replica, and on the one that first makes
+        more than the policy's minimum here: counting runs is a scan on FerretDB (a tenant's burst
+        of one-off failures must not scan for every zap), and a zap failing hard still gets turned
+        off within a few runs.
         """
-        seen = self._failures.get(run["zap_id"], 0)
-        self._failures[run["zap_id"]] = seen + 1
-        if seen % 5:
+        seen = self._failures.get(run["zap_id"], 0) + 1
+        self._failures[run["zap_id"]] = seen
+        if seen % 5 and seen != self.policy.min_runs + 1:
             return
         now = self.clock.now()
         total, failed = await self.runs.count_outcomes(run["zap_id"], now - self.policy.window)
@@ -307,3 +314,5 @@ class ZapService:
         )
         await self.publisher.send(runs=[(event, 1)])
         log.warning("zap %s %s", run["zap_id"], reason)
+        if self.on_disabled is not None:
+            await self.on_disabled(run["tenant"], run["zap_id"], f"the zap was turned off: {reason}")

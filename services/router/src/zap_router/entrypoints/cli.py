@@ -167,7 +167,13 @@ def runs(
     }
     page = call("GET", "/v1/runs", params={k: str(v) for k, v in params.items() if v is not None})
     table = Table("RUN", "ZAP", "V", "STATUS", "STEP", "CREATED", "ERROR")
-    colours = {"succeeded": "green", "failed": "red", "halted": "yellow", "filtered": "dim"}
+    colours = {
+        "succeeded": "green",
+        "failed": "red",
+        "halted": "yellow",
+        "filtered": "dim",
+        "cancelled": "dim",
+    }
     for run in page["items"]:
         colour = colours.get(run["status"], "cyan")
         error = (run.get("error") or {}).get("message", "")
@@ -260,6 +266,29 @@ def replay(
     out.print(f"replayed {done} run(s)")
     for rid, why in refused:
         err.print(f"  [yellow]skipped[/yellow] {rid}: {why}")
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[
+        str | None, typer.Argument(help="One run; or use --zap/--status/--since for many")
+    ] = None,
+    zap: Annotated[str | None, typer.Option("--zap", help="Cancel the zap's running/waiting runs")] = None,
+    status: Annotated[str | None, typer.Option(help="running or waiting (default: both)")] = None,
+    since: Annotated[datetime | None, typer.Option()] = None,
+    until: Annotated[datetime | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+) -> None:
+    """Cancel a running or waiting run, or many by query (commands already sent still finish)."""
+    if run_id:
+        run = call("POST", f"/v1/runs/{run_id}/cancel")
+        out.print(f"{run['id']} is {run['status']}")
+        return
+    if not (zap or status or since or until):
+        fail("give a run id, or narrow the runs to cancel with --zap, --status, --since or --until")
+    body = {"zap_id": zap, "status": status, "since": since, "until": until, "limit": limit}
+    outcome = call("POST", "/v1/runs/cancel", json=json.loads(json.dumps(body, default=str)))
+    out.print(f"cancelled {outcome['cancelled']} run(s); {outcome['skipped']} finished meanwhile")
 
 
 @app.command("dry-run")

@@ -1,9 +1,10 @@
 """FastStream subscribers: trigger events, action results and the zap changelog.
 
 Events and results are consumed in batches (one commit per batch, not per record), which is what
-lets one replica keep up with thousands of events a second. A poison record is dead-lettered on
-its own and the rest of its batch is processed; any other error rewinds the whole batch
-(``NACK_ON_ERROR``), which is safe because runs and results are idempotent.
+lets one replica keep up with thousands of events a second. A record that cannot be decoded, or
+whose run cannot even be recorded as failed, is dead-lettered on its own and the rest of its batch
+is processed; only an unreachable store or broker rewinds the whole batch (``NACK_ON_ERROR``), which
+is safe because runs and results are idempotent.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def register_consumers(
     @broker.subscriber(topics.action_results, **group, title="router-action-results")
     async def on_action_results(msg: KafkaMessage) -> None:
         results: list[tuple[ActionResult, int]] = []
+        sources: list[Any] = []
         for record in msg.raw_message:
             try:
                 event = decode(record.value, record.headers)
@@ -101,7 +103,10 @@ def register_consumers(
                 await dead_letter(record, exc)
                 continue
             results.append((result, attempt))
-        await engine.on_results(results)
+            sources.append(record)
+        poison = await engine.on_results(results)
+        for position, reason in poison.items():
+            await dead_letter(sources[position], PoisonMessage(reason))
 
     @broker.subscriber(
         topics.zaps,

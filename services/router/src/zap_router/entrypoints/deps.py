@@ -13,7 +13,7 @@ from kxflow_contracts.runtime.auth import bearer_tenant
 from zap_router.adapters.connections import DirectoryUnavailable
 from zap_router.adapters.run_store import CursorError, RunStore
 from zap_router.engine.dryrun import EventReader
-from zap_router.engine.runner import ReplayRefused, RunEngine, RunNotFound
+from zap_router.engine.runner import CancelRefused, ReplayRefused, RunEngine, RunNotFound
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound, ZapService
 from zap_router.settings import RouterSettings
 
@@ -58,6 +58,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RunNotFound, handler(404, lambda e: f"run not found: {e}"))
     app.add_exception_handler(ZapConflict, handler(409))
     app.add_exception_handler(ReplayRefused, handler(409))
+    app.add_exception_handler(CancelRefused, handler(409))
     app.add_exception_handler(CursorError, handler(400))
     app.add_exception_handler(DirectoryUnavailable, handler(status.HTTP_503_SERVICE_UNAVAILABLE))
 
