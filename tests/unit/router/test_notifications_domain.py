@@ -44,6 +44,8 @@ def test_failed_halted_and_disabled_are_told_and_progress_is_not() -> None:
     assert notice_from_run_event("a", event("finished", "succeeded")) is None
     assert notice_from_run_event("b", event("started", "running")) is None
     assert notice_from_run_event("c", event("step_done", "running", step_status="failed")) is None
+    # a cancelled run (runs.v1 says halted + status_detail, issue 15): someone chose it, no notice
+    assert notice_from_run_event("d", event("finished", "halted", status_detail="cancelled")) is None
 
 
 def test_rule_matches_its_tenant_kinds_and_zap_only() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from kxflow_contracts.runs import RunStatus, RunTransition
+from kxflow_contracts.runs import CANCELLED, RunStatus, RunTransition
 
 DIGEST_LINES = 20  # a digest lists this many items, then says how many more there were
 
@@ -76,6 +76,8 @@ class Notice:
 def notice_from_run_event(ce_id: str, data: dict[str, Any]) -> Notice | None:
     """A run lifecycle event (``kxflow.runs.v1``) as a notice, or ``None`` if nobody is told of it."""
     transition, status = data.get("transition"), data.get("status")
+    if data.get("status_detail") == CANCELLED:
+        return None  # a person (or turning the zap off) stopped it: nobody needs telling
     error = data.get("error") or {}
     run_id, zap_id = data.get("run_id"), data.get("zap_id")
     reason = f"{error.get('code', 'error')}: {error.get('message', '')}".strip(": ") if error else ""
