@@ -71,6 +71,14 @@ def _inline_contact_stored(org: Org, invoice: dict[str, Any]) -> bool:
     return contact["Name"] == "Ada Lovelace Pty" and contact["Phones"][1]["PhoneType"] == "FAX"
 
 
+def _attached(org: Org, record_id: str, out: dict[str, Any]) -> list[str]:
+    """The files the action attached (its output lists them), each stored by Xero with its bytes."""
+    stored = {a["FileName"]: a for a in org.attachments.get(record_id.lower(), [])}
+    names = [a["FileName"] for a in out.get("Attachments") or []]
+    assert all(stored[n]["ContentLength"] == 9 for n in names)  # "%PDF-1.4\n"
+    return names
+
+
 def _group_members(org: Org) -> dict[str, list[str]]:
     return {g["Name"]: [m["Name"] for m in g.get("Contacts", [])] for g in org.coll("ContactGroups").values()}
 
@@ -83,11 +91,16 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
             _get(o, "Invoices", out["InvoiceID"])["Type"] == "ACCREC"
             and _get(o, "Invoices", out["InvoiceID"])["LineItems"][0]["Tracking"][0]["Option"] == "North"
             and _inline_contact_stored(o, out)
+            and _attached(o, out["InvoiceID"], out) == ["order-42.pdf"]
+            and o.attachments[out["InvoiceID"].lower()][0]["IncludeOnline"] is True
         ),
     ),
     "xero.bill.create": (
         lambda c: {},
-        lambda o, out, c: _get(o, "Invoices", out["InvoiceID"])["Type"] == "ACCPAY",
+        lambda o, out, c: (
+            _get(o, "Invoices", out["InvoiceID"])["Type"] == "ACCPAY"
+            and _attached(o, out["InvoiceID"], out) == ["order-42.pdf"]
+        ),
     ),
     "xero.sales_invoice.update": (
         lambda c: {},
@@ -95,6 +108,7 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
             _get(o, "Invoices", c["invoice"])["Reference"] == "Kartra #42"
             and _get(o, "Invoices", c["invoice"])["InvoiceNumber"] == "K-42-A"
             and _get(o, "Invoices", c["invoice"])["ExpectedPaymentDate"].startswith("/Date(")
+            and _attached(o, c["invoice"], out) == ["receipt-42.pdf"]
         ),
     ),
     "xero.sales_invoice.add_items": (
@@ -158,7 +172,10 @@ ROWS: dict[str, tuple[Callable[[dict[str, str]], dict[str, Any]], Check]] = {
     ),
     "xero.purchase_order.create": (
         lambda c: {},
-        lambda o, out, c: _get(o, "PurchaseOrders", out["PurchaseOrderID"]),
+        lambda o, out, c: (
+            _get(o, "PurchaseOrders", out["PurchaseOrderID"])
+            and _attached(o, out["PurchaseOrderID"], out) == ["order-42.pdf"]
+        ),
     ),
     "xero.purchase_order.update": (
         lambda c: {"PurchaseOrderID": c["po"]},

@@ -41,7 +41,7 @@ def test_the_example_body_matches_xeros_openapi_document(key: str) -> None:
         req.method, req.path, list(req.params.items()), HEADERS, body, "application/json"
     )
     assert error is None, error
-    for field in ("ContactGroups", "SearchBy", "LineItemsUpdateMethod"):
+    for field in ("ContactGroups", "SearchBy", "LineItemsUpdateMethod", "ContentBase64"):
         assert field not in json.dumps(req.json_body), f"{key} sent the gateway's {field} to Xero"
 
 
@@ -84,3 +84,19 @@ def test_the_update_method_defaults_to_xeros_replace() -> None:
     assert model.model_validate({"PurchaseOrderID": "p"}).LineItemsUpdateMethod == "replace"
     with pytest.raises(ValueError):
         model.model_validate({"PurchaseOrderID": "p", "LineItemsUpdateMethod": "merge"})
+
+
+def test_an_attachment_is_its_own_raw_put_and_bad_content_fails_before_any_write() -> None:
+    invoice = "4f7b2a7e-2d3a-4a36-9a5b-0a5f4a1c8b11"
+    req = act.attachment_request("Invoices", invoice, "receipt.pdf", b"%PDF-1.4\n", include_online=True)
+    assert (req.method, req.params, req.content) == ("PUT", {"IncludeOnline": "true"}, b"%PDF-1.4\n")
+    assert req.path.endswith(f"/Invoices/{invoice}/Attachments/receipt.pdf")
+    error = openapi.validate(
+        req.method, req.path, [("IncludeOnline", "true")], HEADERS, b"x", req.content_type
+    )
+    assert error is None, error
+    model = CATALOG.get("xero.sales_invoice.create").input_model
+    example = CATALOG.get("xero.sales_invoice.create").input_example
+    bad = {**example, "Attachments": [{"FileName": "a.pdf", "ContentBase64": "not base64!"}]}
+    with pytest.raises(ValueError, match="ContentBase64 is not base64"):
+        model.model_validate(bad)

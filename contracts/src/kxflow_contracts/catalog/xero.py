@@ -154,6 +154,7 @@ def _action(
 
 
 _LINE = {"Description": "Course", "Quantity": 1, "UnitAmount": 49.5, "AccountCode": "200"}
+_FILE = {"FileName": "order-42.pdf", "ContentBase64": "JVBERi0xLjQK", "MimeType": "application/pdf"}
 _ITEM_CODE = "SEAT"
 """An item the sandbox runs create first, so lines can name it."""
 _SALES_LINE = {
@@ -589,6 +590,7 @@ ACTIONS = [
             "DueDate": "2026-11-30",
             "CurrencyCode": "AUD",
             "Url": "https://kartra.example/orders/42",
+            "Attachments": [_FILE],
             "BrandingThemeID": _BRANDING_THEME_ID,
             "Reference": "PO-42",
             "LineAmountTypes": "Exclusive",
@@ -645,6 +647,7 @@ ACTIONS = [
             "AttentionTo": "Stores",
             "Telephone": "02 9000 1234",
             "DeliveryInstructions": "Leave at reception",
+            "Attachments": [_FILE],
             "Status": "DRAFT",
             "LineItems": [{**_LINE, "AccountCode": "400"}],
         },
@@ -772,6 +775,7 @@ ACTIONS = [
             "Url": "https://kartra.example/orders/42",
             "BrandingThemeID": _BRANDING_THEME_ID,
             "InvoiceNumber": "K-42",
+            "Attachments": [{**_FILE, "IncludeOnline": True}],
             "Reference": "Kartra #42",
             "SentToContact": False,
             "LineAmountTypes": "Exclusive",
@@ -849,6 +853,7 @@ ACTIONS = [
             "CurrencyCode": "AUD",
             "SentToContact": True,
             "InvoiceNumber": "K-42-A",
+            "Attachments": [{**_FILE, "FileName": "receipt-42.pdf"}],
             "LineAmountTypes": "Exclusive",
         },
     ),

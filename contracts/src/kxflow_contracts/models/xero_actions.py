@@ -7,9 +7,10 @@ content, a search's flags) is an extra field, named as Zapier names it.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kxflow_contracts.catalog.base import OpenModel
 from kxflow_contracts.models.xero import (
@@ -28,6 +29,30 @@ from kxflow_contracts.models.xero import (
 _DATE = "YYYY-MM-DD"
 _AMOUNTS = "Whether line amounts include tax: Exclusive, Inclusive or NoTax"
 _QUOTE_AMOUNTS = "Whether line amounts include tax: EXCLUSIVE, INCLUSIVE or NOTAX (quotes spell it so)"
+
+
+class AttachmentFile(OpenModel):
+    """A file attached to the document the action writes, after the write (Xero's separate call)."""
+
+    FileName: str = Field(min_length=1, max_length=255, description="File name with its extension")
+    ContentBase64: str = Field(
+        max_length=14_000_000, description="The file's bytes, base64 (Xero takes up to 10 MB a file)"
+    )
+    MimeType: str = Field(default="application/octet-stream", description="The file's content type")
+    IncludeOnline: bool | None = Field(default=None, description="Show it on the online invoice")
+
+    @field_validator("ContentBase64")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        """Checked before anything is written: a bad file must not fail a step after its document."""
+        try:
+            base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("ContentBase64 is not base64") from None
+        return value
+
+
+_ATTACHMENTS = "Files attached after the write, one PUT /{Resource}/{id}/Attachments/{FileName} each (≤ 10)"
 
 
 class _Document(OpenModel):
@@ -51,6 +76,7 @@ class SalesInvoiceCreateInput(_Document):
     InvoiceNumber: str | None = Field(default=None, description="Number (default: Xero's next number)")
     Url: str | None = Field(default=None, description="A link to the source document shown on the invoice")
     SentToContact: bool | None = Field(default=None, description="Mark the invoice as sent")
+    Attachments: list[AttachmentFile] | None = Field(default=None, max_length=10, description=_ATTACHMENTS)
 
 
 class BillCreateInput(SalesInvoiceCreateInput):
@@ -74,6 +100,7 @@ class SalesInvoiceUpdateInput(OpenModel):
     LineItems: list[LineItem] | None = Field(
         default=None, description="Replaces every line (keep LineItemID to keep a line)"
     )
+    Attachments: list[AttachmentFile] | None = Field(default=None, max_length=10, description=_ATTACHMENTS)
 
 
 class AddItemsInput(OpenModel):
@@ -241,6 +268,7 @@ class PurchaseOrderCreateInput(_Document):
         default=None, max_length=500, description="Delivery instructions (≤ 500 characters)"
     )
     Status: str | None = Field(default=None, description="DRAFT (default), SUBMITTED or AUTHORISED")
+    Attachments: list[AttachmentFile] | None = Field(default=None, max_length=10, description=_ATTACHMENTS)
 
 
 class PurchaseOrderUpdateInput(OpenModel):

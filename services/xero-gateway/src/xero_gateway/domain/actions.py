@@ -74,12 +74,45 @@ def _employee(inp: dict[str, Any]) -> Any:
     return [body]
 
 
+_FILES = ("Attachments",)
+"""An action's ``Attachments``: uploaded after its write (``attachment_request``), never in its body."""
+
+ATTACHED_TO = {"Invoices": "InvoiceID", "PurchaseOrders": "PurchaseOrderID"}
+"""Collection a write's output is in → the id its attachments are uploaded to."""
+
+
+def attachment_request(
+    resource_type: str, resource_id: str, file_name: str, content: bytes, include_online: bool = False
+) -> Request:
+    """``PUT /{Resource}/{id}/Attachments/{FileName}`` with the raw bytes."""
+    return Request(
+        "PUT",
+        full_path(f"/{resource_type}/{resource_id}/Attachments/{file_name}"),
+        {"IncludeOnline": "true"} if include_online else {},
+        content=content,
+        # the OpenAPI document only accepts octet-stream bodies (Xero sniffs the real type)
+        content_type="application/octet-stream",
+        write=True,
+    )
+
+
 SPECS: dict[str, ActionSpec] = {
     s.key: s
     for s in (
-        ActionSpec("xero.sales_invoice.create", "PUT", "/Invoices", "Invoices", fixed={"Type": "ACCREC"}),
-        ActionSpec("xero.bill.create", "PUT", "/Invoices", "Invoices", fixed={"Type": "ACCPAY"}),
-        ActionSpec("xero.sales_invoice.update", "POST", "/Invoices/{InvoiceID}", "Invoices"),
+        ActionSpec(
+            "xero.sales_invoice.create",
+            "PUT",
+            "/Invoices",
+            "Invoices",
+            fixed={"Type": "ACCREC"},
+            local_fields=_FILES,
+        ),
+        ActionSpec(
+            "xero.bill.create", "PUT", "/Invoices", "Invoices", fixed={"Type": "ACCPAY"}, local_fields=_FILES
+        ),
+        ActionSpec(
+            "xero.sales_invoice.update", "POST", "/Invoices/{InvoiceID}", "Invoices", local_fields=_FILES
+        ),
         ActionSpec("xero.sales_invoice.add_items", composite="add_items", collection="Invoices"),
         ActionSpec(
             "xero.sales_invoice.note.add",
@@ -129,7 +162,9 @@ SPECS: dict[str, ActionSpec] = {
             summarize_errors=False,
         ),
         ActionSpec("xero.payment.create", "PUT", "/Payments", "Payments"),
-        ActionSpec("xero.purchase_order.create", "PUT", "/PurchaseOrders", "PurchaseOrders"),
+        ActionSpec(
+            "xero.purchase_order.create", "PUT", "/PurchaseOrders", "PurchaseOrders", local_fields=_FILES
+        ),
         ActionSpec(
             "xero.purchase_order.update", composite="purchase_order_update", collection="PurchaseOrders"
         ),

@@ -126,6 +126,8 @@ class Executor:
             output = await COMPOSITES[spec.composite](self, conn, cmd, data)
         else:
             output = await self._simple(conn, cmd, spec, data)
+            if output is not None and data.get("Attachments"):
+                output = await _attach(self, conn, cmd, spec, output, data["Attachments"])
         return _typed(entry.output_model, output)
 
     async def _simple(
@@ -413,28 +415,46 @@ async def _add_items(ex: Executor, conn: Connection, cmd: ActionCommand, data: d
     )
 
 
-async def _attachment_upload(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+def _decoded(file: dict[str, Any]) -> bytes:
     try:
-        content = base64.b64decode(data["ContentBase64"], validate=True)
+        return base64.b64decode(file["ContentBase64"], validate=True)
     except ValueError:
-        raise Failed(ActionError(code="invalid_input", message="ContentBase64 is not base64")) from None
-    params = {"IncludeOnline": "true"} if data.get("IncludeOnline") else {}
-    path = act.full_path(f"/{data['ResourceType']}/{data['ResourceID']}/Attachments/{data['FileName']}")
-    body = await ex._send(
-        conn,
-        act.Request(
-            "PUT",
-            path,
-            params,
-            content=content,
-            # the OpenAPI document only accepts octet-stream bodies (Xero sniffs the real type)
-            content_type="application/octet-stream",
-            write=True,
-        ),
-        cmd.command_id,
-        cmd,
+        raise Failed(
+            ActionError(code="invalid_input", message=f"{file['FileName']}: ContentBase64 is not base64")
+        ) from None
+
+
+async def _attachment_upload(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
+    req = act.attachment_request(
+        data["ResourceType"],
+        data["ResourceID"],
+        data["FileName"],
+        _decoded(data),
+        bool(data.get("IncludeOnline")),
     )
-    return _first(body, "Attachments")
+    return _first(await ex._send(conn, req, cmd.command_id, cmd), "Attachments")
+
+
+async def _attach(
+    ex: Executor,
+    conn: Connection,
+    cmd: ActionCommand,
+    spec: act.ActionSpec,
+    document: dict[str, Any],
+    files: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Uploads a written document's ``Attachments`` (each keyed from the command and its place, so a
+    retry re-sends none that Xero has); the output lists what Xero stored."""
+    collection = spec.collection or ""
+    resource_id = document[act.ATTACHED_TO[collection]]
+    stored = []
+    for i, file in enumerate(files):
+        req = act.attachment_request(
+            collection, resource_id, file["FileName"], _decoded(file), bool(file.get("IncludeOnline"))
+        )
+        body = await ex._send(conn, req, derived_key(cmd.command_id, "attachment", str(i)), cmd)
+        stored.append(_first(body, "Attachments"))
+    return {**document, "Attachments": [a for a in stored if a]}
 
 
 async def _api_request(ex: Executor, conn: Connection, cmd: ActionCommand, data: dict[str, Any]) -> Any:
