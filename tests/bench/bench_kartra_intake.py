@@ -102,7 +102,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
         "KARTRA_GW_TOPIC_PARTITIONS": "3",
         "KARTRA_GW_MONGODB_URL": MONGO,
         "KARTRA_GW_MONGODB_DATABASE": f"kxbench_{uid}",
-        "KARTRA_GW_API_TOKENS": "bench:acme",
+        "KARTRA_GW_API_TOKENS": "bench-token-0123456789:acme",
         "KARTRA_GW_SECRET_KEYS": Fernet.generate_key().decode(),
         "KARTRA_GW_HTTP_PORT": str(port),
         "KARTRA_GW_LOG_LEVEL": "WARNING",
@@ -129,7 +129,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
                 await http.post(
                     f"{base}/v1/connections",
                     json={"name": "bench", "app_id": "a", "api_key": "k" * 8, "api_password": "p" * 8},
-                    headers={"authorization": "Bearer bench"},
+                    headers={"authorization": "Bearer bench-token-0123456789"},
                 )
             ).json()
             url = f"{base}/v1/webhooks/kartra/{conn['id']}/{conn['webhook_secret']}"

@@ -276,7 +276,7 @@ async def main(args: argparse.Namespace) -> int:
         "ROUTER_GROUP_ID": group,
         "ROUTER_HTTP_PORT": str(port),
         "ROUTER_LOG_LEVEL": "WARNING",
-        "ROUTER_API_TOKENS": "bench:tenant000",
+        "ROUTER_API_TOKENS": "bench-token-0123456789:tenant000",
     }
     proc = subprocess.Popen([sys.executable, "-m", "zap_router"], env=env)  # noqa: ASYNC220 - started once
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -21,7 +21,7 @@ from kartra_gateway.settings import GatewaySettings
 from kxflow_contracts.envelope import CloudEvent, decode
 from kxflow_sandboxes.kartra import create_app as create_sandbox
 
-TOKEN = "tok-kartra-it"
+TOKEN = "tok-kartra-it-0123456789"
 TENANT = "acme"
 
 

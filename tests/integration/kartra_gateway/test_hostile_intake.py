@@ -82,3 +82,20 @@ async def test_ipn_numbers_out_of_range_answer_400_with_the_reason(stack: Stack,
     resp = await stack.http.post(stack.ipn_url, data=form)
     assert resp.status_code == 400, resp.text
     assert "out of range" in resp.json()["detail"]
+
+
+async def test_admin_api_limits_hold_on_the_real_service(stack: Stack) -> None:
+    """Last in this module: it spends the stack token's rate budget."""
+    url = f"{stack.gateway}/v1/connections"
+    big = {"name": "x", "app_id": "a" * 300_000, "api_key": "k", "api_password": "p"}
+    assert (await stack.http.post(url, json=big, headers=stack.auth)).status_code == 413
+    long_key = {"name": "y", "app_id": "a", "api_key": "k" * 600, "api_password": "p"}
+    assert (await stack.http.post(url, json=long_key, headers=stack.auth)).status_code == 422
+    codes = []
+    for _ in range(stack.settings.admin_rate_burst + 20):
+        res = await stack.http.get(url, headers=stack.auth)
+        codes.append(res.status_code)
+        if res.status_code == 429:
+            assert int(res.headers["retry-after"]) >= 1
+            break
+    assert codes[-1] == 429 and set(codes[:-1]) == {200}

@@ -17,9 +17,9 @@ from kxflow_contracts.results import RESULT_TYPE, ActionResult
 from kxflow_contracts.topics import Topics
 from zap_router.settings import RouterSettings
 
-TOKENS = {"tok-acme": "acme", "tok-globex": "globex"}
-ACME = {"Authorization": "Bearer tok-acme"}
-GLOBEX = {"Authorization": "Bearer tok-globex"}
+TOKENS = {"tok-acme-0123456789abcdef": "acme", "tok-globex-0123456789abcdef": "globex"}
+ACME = {"Authorization": "Bearer tok-acme-0123456789abcdef"}
+GLOBEX = {"Authorization": "Bearer tok-globex-0123456789abcdef"}
 
 
 def router_settings(kafka: str, mongo: str, prefix: str, db: str, **overrides: Any) -> RouterSettings:

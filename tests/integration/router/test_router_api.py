@@ -252,7 +252,7 @@ async def test_a_zap_that_keeps_failing_is_turned_off_and_an_event_says_why(rout
 
 async def test_zapctl_apply_list_runs_show_and_catalog(router, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("ZAPCTL_URL", router.url)
-    monkeypatch.setenv("ZAPCTL_TOKEN", "tok-acme")
+    monkeypatch.setenv("ZAPCTL_TOKEN", "tok-acme-0123456789abcdef")
     monkeypatch.setenv("COLUMNS", "250")  # rich tables: room for full ids
     runner = CliRunner()
 

@@ -108,7 +108,7 @@ async def test_sigkill_one_of_two_replicas_mid_stream(
         "ROUTER_STORE_CONCURRENCY": "1",
         "ROUTER_RUN_SHARDS": str(SHARDS),
         "ROUTER_LOG_LEVEL": "WARNING",
-        "ROUTER_API_TOKENS": "tok:acme",
+        "ROUTER_API_TOKENS": "tok-acme-0123456789abcdef:acme",
     }
     ports = [free_port(), free_port()]
     procs = [

@@ -16,7 +16,7 @@ from kxflow_contracts.envelope import CloudEvent, decode
 from kxflow_contracts.runtime.kafka import publish_event
 from kxflow_contracts.topics import Topics
 
-TOKEN = "test-token-xero"
+TOKEN = "test-token-xero-0123456789"
 TENANT = "acme"
 
 

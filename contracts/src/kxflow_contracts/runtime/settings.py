@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kxflow_contracts.topics import DEFAULT_PREFIX, Topics
@@ -63,11 +63,39 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default=True, description="JSON lines (false: console format for development)")
     http_host: str = Field(default="127.0.0.1", description="listen address (`0.0.0.0` in containers)")
     http_port: int = 8000
+    min_api_token_length: int = Field(
+        default=16, description="Shorter API tokens are refused at start (guessable)"
+    )
+    admin_max_body_bytes: int = Field(
+        default=256 * 1024, description="Request bodies over this answer 413 (runtime.limits)"
+    )
+    admin_rate_per_second: float = Field(
+        default=20.0, description="Requests per second per bearer token (0 = no limit); over it: 429"
+    )
+    admin_rate_burst: int = Field(default=40, description="Requests a bearer token may make at once")
 
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens(cls, value: object) -> dict[str, str]:
         return parse_token_map(value)
+
+    @model_validator(mode="after")
+    def _long_tokens(self) -> ServiceSettings:
+        short = [t for t in self.api_tokens if len(t) < self.min_api_token_length]
+        if short:
+            raise ValueError(
+                f"{len(short)} API token(s) shorter than {self.min_api_token_length} characters "
+                f"(tenants: {sorted({self.api_tokens[t] for t in short})}); use long random tokens"
+            )
+        return self
+
+    def admin_limits(self) -> dict[str, float | int]:
+        """The keyword arguments of :class:`kxflow_contracts.runtime.limits.AdminLimits`."""
+        return {
+            "max_body_bytes": self.admin_max_body_bytes,
+            "rate_per_second": self.admin_rate_per_second,
+            "burst": self.admin_rate_burst,
+        }
 
     @property
     def topics(self) -> Topics:

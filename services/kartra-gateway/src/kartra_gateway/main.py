@@ -31,6 +31,7 @@ from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_chec
 from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
+from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.metrics import dead_letter_counter
 from kxflow_contracts.runtime.producer import CloudEventProducer
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(webhook_router(webhooks))
     app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))
     instrument_app(app, provider, traced_by_routes=WEBHOOK_PATHS)
+    app.add_middleware(AdminLimits, **settings.admin_limits())
     app.add_middleware(WebhookFastPath, webhooks=webhooks)  # added last: the outermost
     watch_consumer_lag(
         app,

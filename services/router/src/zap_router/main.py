@@ -19,6 +19,7 @@ from kxflow_contracts.catalog import CATALOG, Catalog
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
+from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
 from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
 from zap_router.adapters.event_reader import KafkaEventReader
@@ -207,6 +208,7 @@ def create_app(
     install_notifier(app, broker, settings, notifier)
     install_error_handlers(app)
     instrument_app(app, provider)
+    app.add_middleware(AdminLimits, **settings.admin_limits())
     topics = settings.topics
     watch_consumer_lag(
         app,

@@ -22,6 +22,7 @@ from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
+from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
 from kxflow_contracts.runtime.secrets import SecretBox
 from kxflow_contracts.runtime.shared_limits import SharedRateLimits
@@ -212,6 +213,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
 
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_check(db)}))
     instrument_app(app, provider)
+    app.add_middleware(AdminLimits, **settings.admin_limits())
     watch_consumer_lag(
         app,
         settings.kafka_bootstrap_servers,

@@ -14,9 +14,9 @@ from kartra_gateway.domain.actions import SPECS
 
 class ConnectionCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    app_id: str = Field(min_length=1)
-    api_key: str = Field(min_length=1)
-    api_password: str = Field(min_length=1)
+    app_id: str = Field(min_length=1, max_length=200)
+    api_key: str = Field(min_length=1, max_length=500)
+    api_password: str = Field(min_length=1, max_length=500)
 
 
 CHOICES = {
