@@ -114,7 +114,7 @@ async def test_backfilled_events_start_runs_only_in_zaps_that_opt_in(router):
 
 async def test_zapctl_cancels_one_run_and_many_by_query(router, monkeypatch):
     monkeypatch.setenv("ZAPCTL_URL", router.url)
-    monkeypatch.setenv("ZAPCTL_TOKEN", "tok-acme")
+    monkeypatch.setenv("ZAPCTL_TOKEN", "tok-acme-0123456789abcdef")
     monkeypatch.setenv("COLUMNS", "250")
     runner = CliRunner()
 
