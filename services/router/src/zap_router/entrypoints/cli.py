@@ -330,11 +330,34 @@ def catalog(
 ) -> None:
     """Every trigger, action and search kxflow offers."""
     params = {k: v for k, v in {"app": app_name, "kind": kind}.items() if v}
-    table = Table("KEY", "KIND", "NAME", "AVAILABLE")
-    for entry in call("GET", "/v1/catalog", params=params)["items"]:
+    table, needed = catalog_table(call("GET", "/v1/catalog", params=params)["items"])
+    out.print(table, width=max(out.width, needed))
+
+
+# Room the NAME and AVAILABLE columns keep at least (they wrap) when the terminal is narrow.
+_WRAPPED_MIN = 12
+
+
+def catalog_table(items: list[dict[str, Any]]) -> tuple[Table, int]:
+    """The catalog as a table whose KEY and KIND are never cut (the key is what a user copies),
+    and the width it needs at least.
+
+    KEY and KIND do not wrap; NAME and AVAILABLE fold into what is left. A terminal narrower than
+    the width needed gets a table wider than itself (the terminal wraps the line) rather than a cut
+    key.
+    """
+    key_w = max([len("KEY"), *(len(e["key"]) for e in items)])
+    kind_w = max([len("KIND"), *(len(e["kind"]) for e in items)])
+    table = Table()
+    table.add_column("KEY", no_wrap=True, min_width=key_w)
+    table.add_column("KIND", no_wrap=True, min_width=kind_w)
+    table.add_column("NAME", overflow="fold", min_width=_WRAPPED_MIN)
+    table.add_column("AVAILABLE", overflow="fold", min_width=_WRAPPED_MIN)
+    for entry in items:
         available = "yes" if entry["available"] else f"no: {entry.get('unavailable_reason')}"
         table.add_row(entry["key"], entry["kind"], entry["display_name"], available)
-    out.print(table)
+    # 4 columns: 5 rules, and 1 cell of padding on each side of each column.
+    return table, key_w + kind_w + 2 * _WRAPPED_MIN + 5 + 4 * 2
 
 
 if __name__ == "__main__":
