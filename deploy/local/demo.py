@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import yaml
@@ -39,7 +40,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kxsystem import DEFAULT_PORTS, DEV_TOKEN, ROOT
+from kxsystem import (
+    DEFAULT_PORTS,
+    DEV_TOKEN,
+    ROOT,
+    SANDBOX_XERO_CLIENT_ID,
+    SANDBOX_XERO_CLIENT_SECRET,
+)
 
 ZAP_FILE = ROOT / "examples" / "zaps" / "purchase-to-invoice.yaml"
 KARTRA_CONNECTION = "kartra-main"
@@ -135,16 +142,23 @@ class Demo:
                 "rotate the Kartra webhook secret",
             )
             verb = "reused"
+        # Both channels, as you would in Kartra's settings: the outbound-API webhook (lead and
+        # product events) and the IPN (payments: kartra.payment.* triggers fire only from it).
         self._check(
             self.http.post(
                 f"{sb}/_sandbox/webhooks",
-                json={"app_id": DEMO_APP["app_id"], "url": created["webhook_url"]},
+                json={
+                    "app_id": DEMO_APP["app_id"],
+                    "url": created["webhook_url"],
+                    "ipn_url": created["ipn_url"],
+                    "ipn_secret": created["ipn_secret_key"],
+                },
             ),
-            "register the webhook URL in the Kartra sandbox",
+            "register the webhook and IPN URLs in the Kartra sandbox",
         )
         self.say(
             f"  [green]✓[/] Kartra connection [bold]{KARTRA_CONNECTION}[/] {verb} "
-            f"(id {created['id']}); webhook registered in the Kartra sandbox"
+            f"(id {created['id']}); webhook and IPN registered in the Kartra sandbox"
         )
         return str(created["id"])
 
@@ -155,15 +169,55 @@ class Demo:
         )
         return next((c for c in conns if c["id"] == XERO_CONNECTION), None)
 
+    def _repair_sandbox_orgs(self) -> tuple[list[str], list[str]]:
+        """Detects and repairs a Xero sandbox that lost its state (restarted without its state
+        file, or killed before it saved it): the organisations kxflow is connected to that the
+        sandbox no longer has are added back with the same tenant ids.
+
+        Returns the connections repaired and the tenant ids kxflow is connected to (the consent
+        page then picks exactly those, so the callback updates the same connections; without this
+        it would connect the sandbox's new organisations under new, suffixed names such as
+        ``xero-acme-au-<hex>`` that the applied zap does not use)."""
+        conns = self._check(
+            self.http.get(f"{self.ep.xero_gateway}/v1/connections", headers=self.ep.auth), "list Xero"
+        )
+        conns = [c for c in conns if c.get("kind", "auth_code") == "auth_code"]
+        orgs = self._check(self.http.get(f"{self.ep.xero_sandbox}/_sandbox/orgs"), "list Xero sandbox orgs")
+        known = {o["tenantId"] for o in orgs}
+        country = {o["name"]: o.get("country", "AU") for o in orgs}
+        lost = [c for c in conns if c["xero_tenant_id"] not in known]
+        for c in lost:
+            body = {
+                "name": c["name"],
+                "tenantId": c["xero_tenant_id"],
+                "country": country.get(c["name"], "AU"),
+            }
+            self._check(
+                self.http.post(f"{self.ep.xero_sandbox}/_sandbox/orgs", json=body),
+                "restore an organisation in the Xero sandbox",
+            )
+        if lost:
+            self.say(
+                "  [yellow]![/] the Xero sandbox had lost "
+                + ", ".join(c["id"] for c in lost)
+                + " (restarted without its state): organisations restored, connecting again"
+            )
+        return [c["id"] for c in lost], [c["xero_tenant_id"] for c in conns]
+
     def connect_xero(self) -> dict[str, Any]:
+        lost, tenants = self._repair_sandbox_orgs()
         conn = self._xero_connection()
-        if conn is not None and conn.get("status") == "active":
+        if conn is not None and conn.get("status") == "active" and not lost:
             self.say(f"  [green]✓[/] Xero connection [bold]{XERO_CONNECTION}[/] reused ({conn.get('name')})")
+            self.facts["xero_tenant_id"] = conn["xero_tenant_id"]
             return conn
         resp = self.http.get(f"{self.ep.xero_gateway}/v1/xero/connect", headers=self.ep.auth)
         hops = 0
         while resp.is_redirect and hops < 5:  # gateway → Xero consent → gateway callback
             location = resp.headers["location"]
+            if tenants and "/identity/connect/authorize" in location:
+                # On the consent page, pick the organisations already connected (Xero lets you).
+                location += ("&" if "?" in location else "?") + "tenants=" + ",".join(tenants)
             hop = location.split("?")[0]
             self.say(f"    → {hop}")
             resp = self.http.get(location)  # no bearer token: the browser would not send one
@@ -174,6 +228,7 @@ class Demo:
         if conn is None:
             raise DemoError(f"OAuth flow finished but {XERO_CONNECTION} is not listed (got {names})")
         self.say(f"  [green]✓[/] Xero connected through OAuth: {', '.join(names)}")
+        self.facts["xero_tenant_id"] = conn["xero_tenant_id"]
         return conn
 
     # -- 3. the zap ---------------------------------------------------------------------------
@@ -219,11 +274,19 @@ class Demo:
             "simulate a Kartra purchase",
         )
         sale["fired_at"] = started
-        codes = [d.get("status") if isinstance(d, dict) else d for d in sale.get("deliveries", [])]
+        answered = {d.get("kind"): d.get("status") for d in sale.get("deliveries", []) if isinstance(d, dict)}
+        sale["answered"] = answered
         self.say(
             f"  [green]✓[/] Kartra sold 'Pro Course' to {self.email} for {sale['amount']} "
-            f"(transaction {sale['transaction_id']}); webhook + IPN answered {codes}"
+            f"(transaction {sale['transaction_id']}); gateway answered "
+            + ", ".join(f"{kind} {code}" for kind, code in answered.items())
         )
+        missing = {"outbound", "ipn"} - {k for k, code in answered.items() if code == 200}
+        if missing:
+            raise DemoError(
+                f"the Kartra sandbox's {' and '.join(sorted(missing))} delivery was not accepted "
+                f"by kartra-gateway: {sale.get('deliveries')}"
+            )
         return sale
 
     # -- 5. the run ---------------------------------------------------------------------------
@@ -272,7 +335,11 @@ class Demo:
         )
 
     # -- 6. read back from Xero ---------------------------------------------------------------
-    def verify_in_xero(self, invoice_id: str, payment_id: str | None) -> dict[str, Any]:
+    def _read_token(self, tenant: str | None) -> tuple[str, list[dict[str, Any]]]:
+        """A token of the sandbox's custom-connection app (what real Xero offers too) and the
+        organisations it reaches. A custom connection reaches one organisation; when it is not
+        ``tenant`` (a repaired sandbox has two named Acme AU), the sandbox's demo app consents to
+        ``tenant`` alone through the authorization-code flow instead."""
         sb = self.ep.xero_sandbox
         token = self._check(
             self.http.post(
@@ -282,9 +349,53 @@ class Demo:
             ),
             "a token from the Xero sandbox",
         )["access_token"]
+        orgs = self._check(
+            self.http.get(f"{sb}/Connections", headers={"Authorization": f"Bearer {token}"}),
+            "Xero /Connections",
+        )
+        if tenant is None or any(o["tenantId"] == tenant for o in orgs):
+            return token, orgs
+        redirect = "http://127.0.0.1/kxflow-demo-read-back"
+        consent = self.http.get(
+            f"{sb}/identity/connect/authorize",
+            params={
+                "client_id": SANDBOX_XERO_CLIENT_ID,
+                "redirect_uri": redirect,
+                "scope": "offline_access accounting.invoices.read accounting.payments.read",
+                "state": "read-back",
+                "response_type": "code",
+                "tenants": tenant,
+            },
+        )
+        code = parse_qs(urlsplit(consent.headers.get("location", "")).query).get("code", [""])[0]
+        token = self._check(
+            self.http.post(
+                f"{sb}/connect/token",
+                auth=(SANDBOX_XERO_CLIENT_ID, SANDBOX_XERO_CLIENT_SECRET),
+                data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
+            ),
+            "a token for the connected organisation from the Xero sandbox",
+        )["access_token"]
+        orgs = self._check(
+            self.http.get(f"{sb}/Connections", headers={"Authorization": f"Bearer {token}"}),
+            "Xero /Connections",
+        )
+        return token, orgs
+
+    def verify_in_xero(self, invoice_id: str, payment_id: str | None) -> dict[str, Any]:
+        sb = self.ep.xero_sandbox
+        # The organisation the zap's connection points at.
+        wanted = self.facts.get("xero_tenant_id")
+        token, orgs = self._read_token(wanted)
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        orgs = self._check(self.http.get(f"{sb}/Connections", headers=headers), "Xero /Connections")
-        tenant = next((o["tenantId"] for o in orgs if o.get("tenantName") == XERO_ORG), None)
+        tenant = next(
+            (
+                o["tenantId"]
+                for o in orgs
+                if o["tenantId"] == wanted or (not wanted and o.get("tenantName") == XERO_ORG)
+            ),
+            None,
+        )
         if tenant is None:
             raise DemoError(f"the Xero sandbox token does not reach {XERO_ORG}: {orgs}")
         headers["xero-tenant-id"] = tenant
@@ -325,6 +436,7 @@ class Demo:
             },
             "payment": {k: out("paid").get(k) for k in ("PaymentID", "Amount", "Status")},
             "transaction_id": sale["transaction_id"],
+            "deliveries": sale.get("answered", {}),
             "webhook_to_last_xero_call_ms": (
                 round((last_call - sale["fired_at"]) * 1000) if last_call is not None else None
             ),

@@ -3,7 +3,8 @@
 Used by ``make run`` (``deploy/local/run.py``, fixed ports, ``logs/``) and by the system tests
 (``tests/system_harness.py``: free ports, a unique topic prefix and database names, logs in a temp
 folder), so the wiring exists once. A :class:`Supervisor` starts processes, waits for their health
-routes with a deadline, and stops (SIGTERM), kills (SIGKILL) or restarts any one of them.
+routes with a deadline, and stops (SIGTERM), kills (SIGKILL) or restarts any one of them; a
+:class:`Keeper` restarts the ones that die, with a back-off (``make run``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -105,6 +106,7 @@ def services(
     replicas: Mapping[str, int] | None = None,
     extra_env: Mapping[str, Mapping[str, str]] | None = None,
     extra_args: Mapping[str, Iterable[str]] | None = None,
+    state_dir: Path | None = None,
 ) -> list[Service]:
     """Every process of the system, in start order.
 
@@ -115,7 +117,9 @@ def services(
     ``replicas``: by kind, e.g. ``{"router": 2}`` (same group and database, distinct ports).
     ``extra_env``: by kind, or ``"*"`` for every service; keys without the service's env prefix
     (``{"xero-gateway": {"CLOCK_SPEED": "60"}}``). ``extra_args``: command-line args by kind
-    (sandboxes: ``{"xero-sandbox": ["--clock-speed", "60"]}``).
+    (sandboxes: ``{"xero-sandbox": ["--clock-speed", "60"]}``). ``state_dir``: where the Xero
+    sandbox keeps its organisations, grants and tokens across restarts (``make run``: beside
+    FerretDB's data, which holds the gateway's connections to them); without it, it starts empty.
     """
     ports = {**DEFAULT_PORTS, **(ports or {})}
     replicas = replicas or {}
@@ -179,7 +183,11 @@ def services(
                 ports["xero-sandbox"],
                 ready_path="/_sandbox/stats",
                 sandbox=True,
-                args=["--webhook-url", f"{xero_url}/v1/webhooks/xero"],
+                args=[
+                    "--webhook-url",
+                    f"{xero_url}/v1/webhooks/xero",
+                    *(["--state-file", str(state_dir / "xero-sandbox.json")] if state_dir else []),
+                ],
             ),
         ]
     for kind, module, prefix_, env in (
@@ -346,3 +354,68 @@ class Supervisor:
     def exited(self) -> dict[str, int]:
         """Processes that have exited on their own: name → exit code."""
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+
+
+@dataclass
+class BackOff:
+    """Delays between restarts of one process: ``first``, then ×``factor`` up to ``cap``; a process
+    that stayed up ``healthy_after`` seconds starts again from ``first`` when it next dies."""
+
+    first: float = 1.0
+    factor: float = 2.0
+    cap: float = 30.0
+    healthy_after: float = 60.0
+
+
+class Keeper:
+    """Keeps a :class:`Supervisor`'s processes running, as compose's ``restart: unless-stopped``
+    does: a process that exits is started again after a back-off, and each step is said.
+
+    Call :meth:`tick` periodically (``make run`` does every second). It never blocks on a
+    health check: a restarted process that dies again is simply seen dead at a later tick.
+    """
+
+    def __init__(
+        self,
+        sup: Supervisor,
+        backoff: BackOff | None = None,
+        say: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sup = sup
+        self.backoff = backoff or BackOff()
+        self.say = say
+        self.clock = clock
+        self.restarts: dict[str, int] = {}
+        self._started = {name: clock() for name in sup.procs}
+        self._delay: dict[str, float] = {}
+        self._due: dict[str, float] = {}
+
+    def _next_delay(self, name: str, now: float) -> float:
+        ran = now - self._started.get(name, now)
+        prev = self._delay.get(name)
+        delay = (
+            self.backoff.first
+            if prev is None or ran >= self.backoff.healthy_after
+            else min(self.backoff.cap, prev * self.backoff.factor)
+        )
+        self._delay[name] = delay
+        return delay
+
+    def tick(self) -> None:
+        now = self.clock()
+        for name, code in self.sup.exited().items():
+            due = self._due.get(name)
+            if due is None:
+                delay = self._next_delay(name, now)
+                self._due[name] = now + delay
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self.say(
+                    f"  {name} exited with {code}; restarting in {delay:g}s "
+                    f"(restart {self.restarts[name]}; log {self.sup.log_path(name)})"
+                )
+            elif now >= due:
+                del self._due[name]
+                proc = self.sup.spawn(name)
+                self._started[name] = self.clock()
+                self.say(f"  {name} restarted (pid {proc.pid})")

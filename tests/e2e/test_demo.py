@@ -28,6 +28,8 @@ async def test_demo_completes_a_run_whose_invoice_exists_in_the_xero_sandbox(
     assert summary["invoice"]["InvoiceNumber"] and summary["invoice"]["Total"] == 97
     assert summary["payment"]["PaymentID"] and summary["payment"]["Amount"] == 97
     assert summary["webhook_to_last_xero_call_ms"] > 0
+    # Both of Kartra's channels are registered and accepted: the IPN is what kartra.payment.* fire on.
+    assert summary["deliveries"] == {"outbound": 200, "ipn": 200}
     # Read back through the Xero sandbox's API (the demo did it; prove the values agree).
     assert summary["xero_sandbox"] == {
         "invoice_exists": True,

@@ -21,8 +21,15 @@ def main() -> None:
         default=None,
         help="Seconds (virtual) an Idempotency-Key is remembered (Xero: 360)",
     )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        help="JSON file the organisations, grants and tokens are read from at start and saved to at exit",
+    )
     args = parser.parse_args()
-    config = SandboxConfig(clock_speed=args.clock_speed, webhook_url=args.webhook_url)
+    config = SandboxConfig(
+        clock_speed=args.clock_speed, webhook_url=args.webhook_url, state_file=args.state_file
+    )
     if args.idempotency_window is not None:
         config.idempotency_window = args.idempotency_window
     app = create_app(config)

@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kxflow_sandboxes.xero import openapi
+from kxflow_sandboxes.xero import openapi, persist
 from kxflow_sandboxes.xero.accounting import NotFound, XeroValidation
 from kxflow_sandboxes.xero.api_routes import handle_api
 from kxflow_sandboxes.xero.clock import VirtualClock
@@ -53,6 +54,9 @@ class SandboxConfig:
     orgs: list[tuple[str, str]] = field(default_factory=lambda: [("Acme AU", "AU"), ("Beta NZ", "NZ")])
     validate_openapi: bool = True
     idempotency_window: float = IDEMPOTENCY_WINDOW  # virtual seconds; tests may shorten it
+    # Organisations, grants and tokens are read from it at start and written to it at shutdown
+    # (xero/persist.py): `make run` keeps it beside FerretDB's data so a restart keeps connections.
+    state_file: str | None = None
 
 
 @dataclass
@@ -232,9 +236,14 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     if sandbox.config.validate_openapi:
         openapi.preload()
 
+    if sandbox.config.state_file:
+        persist.restore(sandbox, Path(sandbox.config.state_file))
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if sandbox.config.state_file:
+            persist.save(sandbox, Path(sandbox.config.state_file))
         await sandbox.close()
 
     app = FastAPI(title="Xero sandbox (kxflow)", docs_url="/_sandbox/docs", lifespan=lifespan)
