@@ -112,7 +112,7 @@ class ConnectionRepository:
         return conn
 
     def invalidate(self, connection_id: str) -> None:
-        self._cache.pop(connection_id, None)
+        self._cache.pop(connection_id)
 
     async def for_tenant(self, tenant: str, connection_id: str) -> Connection | None:
         conn = await self.get(connection_id)
