@@ -12,7 +12,7 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 INFRA := deploy/local/infra.sh
 PYTEST_ARGS ?=
 
-.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch run demo dlq-replay bench drills helm chart chart-lint lint-docker images compose-up
+.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch run demo dlq-replay bench drills helm chart chart-lint lint-docker images images-test compose-up
 
 help:
 	@echo "make test         sync deps, warm the infra cache, run all tests not marked slow"
@@ -26,7 +26,9 @@ help:
 	@echo "make bench        the benchmark table (starts what it needs); ARGS=--update-docs rewrites docs/performance.md"
 	@echo "make drills       the fault drills, full form (the short form runs in make test)"
 	@echo "make helm         build helm into the cache; make chart / chart-lint render and lint the Helm chart"
-	@echo "make lint-docker  hadolint every Dockerfile; make images / compose-up need Docker"
+	@echo "make lint-docker  hadolint every Dockerfile"
+	@echo "make images       build the four images with podman, export OCI archives + SBOMs, report size and /readyz time"
+	@echo "make images-test  run the system from the images: non-root, read-only, demo, SIGTERM under traffic"
 
 ensure-uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -84,9 +86,13 @@ chart-lint: helm
 lint-docker: sync
 	$(UV) run hadolint deploy/docker/*.Dockerfile
 
-images:
-	@for svc in router kartra-gateway xero-gateway sandboxes; do \
-		docker build -f deploy/docker/$$svc.Dockerfile -t kxflow/$$svc:dev . || exit 1; done
+# podman (installed from Debian's packages when missing, as root); base image and build cache in
+# $(KXFLOW_CACHE)/images, outside the checkout; OCI archives + SBOMs in dist/images/.
+images: sync
+	$(UV) run python deploy/local/images.py build $(ARGS)
+
+images-test: sync infra-fetch
+	$(UV) run pytest tests/images -q $(PYTEST_ARGS)
 
 compose-up:
 	docker compose -f deploy/compose.yaml up --build

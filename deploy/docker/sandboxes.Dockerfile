@@ -12,8 +12,11 @@ FROM ${UV_IMAGE} AS uv
 
 FROM ${PYTHON_IMAGE} AS build
 COPY --from=uv /uv /usr/local/bin/uv
+# UV_NATIVE_TLS: the build trusts the system's certificate store, so a build behind a proxy with its
+# own CA works when that CA bundle is mounted over the store (deploy/local/images.py does).
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
+    UV_NATIVE_TLS=1 \
     UV_PYTHON_DOWNLOADS=0 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
