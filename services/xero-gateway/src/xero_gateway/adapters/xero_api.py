@@ -13,6 +13,7 @@ from xero_gateway.adapters.repositories import Connection
 from xero_gateway.domain.budget import Priority, problem_kind
 from xero_gateway.domain.clock import Clock
 from xero_gateway.domain.errors import NeedsReauth
+from xero_gateway.domain.ids import checked_path
 
 
 class XeroUnavailable(Exception):
@@ -97,7 +98,7 @@ class XeroApi:
         priority: Priority = Priority.action,
         hooks: SendHooks | None = None,
     ) -> httpx.Response:
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        url = path if path.startswith("http") else f"{self.base_url}{checked_path(path)}"
         org = conn.xero_tenant_id
         token = await self.tokens.access_token(conn)
         refreshed = False

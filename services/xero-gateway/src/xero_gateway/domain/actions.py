@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from xero_gateway.domain.ids import path_segment
 from xero_gateway.domain.msdate import to_msdate
 
 ACCOUNTING = "/api.xro/2.0"
@@ -87,7 +88,10 @@ def attachment_request(
     """``PUT /{Resource}/{id}/Attachments/{FileName}`` with the raw bytes."""
     return Request(
         "PUT",
-        full_path(f"/{resource_type}/{resource_id}/Attachments/{file_name}"),
+        full_path(
+            f"/{resource_type}/{path_segment(resource_id, 'the record id')}"
+            f"/Attachments/{path_segment(file_name, 'FileName')}"
+        ),
         {"IncludeOnline": "true"} if include_online else {},
         content=content,
         # the OpenAPI document only accepts octet-stream bodies (Xero sniffs the real type)
@@ -285,7 +289,7 @@ def full_path(path: str) -> str:
 
 def build_request(spec: ActionSpec, data: dict[str, Any]) -> Request:
     """The HTTP request of a simple action from its validated input (``exclude_none`` dump)."""
-    path = full_path(spec.path.format(**{k: data.get(k, "") for k in _fields(spec.path)}))
+    path = full_path(spec.path.format(**{k: path_segment(data.get(k, ""), k) for k in _fields(spec.path)}))
     sent = {k: v for k, v in data.items() if k not in spec.local_fields}
     body_src = {k: v for k, v in sent.items() if k not in spec.path_fields}
     if spec.path_fields == () and "{" in spec.path:

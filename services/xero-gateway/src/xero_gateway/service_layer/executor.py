@@ -28,6 +28,7 @@ from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
 from xero_gateway.domain.errors import NEEDS_REAUTH, NeedsReauth, body_of, classify, element_errors
+from xero_gateway.domain.ids import InvalidXeroId
 from xero_gateway.domain.write_attempts import Policy
 from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
 
@@ -73,6 +74,8 @@ class Executor:
             status, error = ResultStatus.failed, exc.error
             if error.code == "not_found" and CATALOG.get(cmd.action).kind.value == "search":
                 status, error = ResultStatus.not_found, None
+        except InvalidXeroId as exc:  # the command's own id: sending it again cannot help
+            status, error = ResultStatus.failed, ActionError(code="invalid_input", message=str(exc))
         except NeedsReauth as exc:
             status = ResultStatus.failed
             error = ActionError(
