@@ -67,6 +67,7 @@ class SeenKeys:
         """Undo a sighting (the work it guarded failed before it was durable)."""
         await self._col.delete_one({"_id": key})
 
-    async def purge(self, older_than: timedelta) -> int:
-        res = await self._col.delete_many({"seen_at": {"$lt": datetime.now(UTC) - older_than}})
+    async def purge(self, older_than: timedelta, now: datetime | None = None) -> int:
+        cutoff = (now or datetime.now(UTC)) - older_than
+        res = await self._col.delete_many({"seen_at": {"$lt": cutoff}})
         return res.deleted_count

@@ -175,7 +175,9 @@ class ActionLedger:
     async def get(self, command_id: str) -> dict[str, Any] | None:
         return await self._col.find_one({"_id": command_id})
 
-    async def purge(self, older_than: timedelta) -> int:
-        """Periodic cleanup in place of a TTL index (FerretDB has none)."""
-        res = await self._col.delete_many({"state": "done", "updated_at": {"$lt": _now() - older_than}})
+    async def purge(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Periodic cleanup in place of a TTL index (FerretDB has none): entries (with their
+        outputs) untouched for ``older_than`` — finished ones, and claims abandoned that long."""
+        cutoff = (now or _now()) - older_than
+        res = await self._col.delete_many({"updated_at": {"$lt": cutoff}})
         return res.deleted_count

@@ -73,6 +73,9 @@ class ServiceSettings(BaseSettings):
         default=20.0, description="Requests per second per bearer token (0 = no limit); over it: 429"
     )
     admin_rate_burst: int = Field(default=40, description="Requests a bearer token may make at once")
+    retention_interval_seconds: float = Field(
+        default=3600.0, description="How often expired ledgers, seen keys and states are purged"
+    )
 
     @field_validator("api_tokens", mode="before")
     @classmethod

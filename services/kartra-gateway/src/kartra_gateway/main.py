@@ -35,6 +35,7 @@ from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.metrics import dead_letter_counter
 from kxflow_contracts.runtime.producer import CloudEventProducer
+from kxflow_contracts.runtime.retention import Retention, Rule, keep_retention
 from kxflow_contracts.runtime.secrets import SecretBox
 from kxflow_contracts.runtime.shared_limits import SharedRateLimits
 from kxflow_contracts.runtime.telemetry import instrument_app, instrument_httpx_client, make_tracer_provider
@@ -76,7 +77,9 @@ def create_app(
     connections = ConnectionRepository(
         db["connections"], SecretBox(settings.secret_keys), settings.connection_cache_ttl_seconds
     )
-    seen = BatchedSeenKeys(SeenKeys(db["seen_deliveries"], timedelta(seconds=settings.dedupe_window_seconds)))
+    window = timedelta(seconds=settings.dedupe_window_seconds)
+    seen_keys = SeenKeys(db["seen_deliveries"], window)
+    seen = BatchedSeenKeys(seen_keys)
     ledger = ActionLedger(db["action_ledger"])
     tracer = provider.get_tracer("kxflow.kartra-gateway")
     producer = CloudEventProducer(
@@ -132,6 +135,7 @@ def create_app(
     instrument_app(app, provider, traced_by_routes=WEBHOOK_PATHS)
     app.add_middleware(AdminLimits, **settings.admin_limits())
     app.add_middleware(WebhookFastPath, webhooks=webhooks)  # added last: the outermost
+    keep_retention(app, _retention(settings, ledger, seen_keys))
     watch_consumer_lag(
         app,
         settings.kafka_bootstrap_servers,
@@ -146,3 +150,13 @@ def create_app(
     app.state.kartra_client = client
     app.state.broker = broker
     return app
+
+
+def _retention(settings: GatewaySettings, ledger: ActionLedger, seen: SeenKeys) -> Retention:
+    keep_ledger = timedelta(days=settings.ledger_retention_days)
+    window = timedelta(seconds=settings.dedupe_window_seconds)
+    rules = [
+        Rule("action_ledger", lambda now: ledger.purge(keep_ledger, now)),
+        Rule("seen_deliveries", lambda now: seen.purge(window, now)),
+    ]
+    return Retention(rules, settings.retention_interval_seconds)

@@ -39,4 +39,6 @@ class GatewaySettings(ServiceSettings):
     command_workers: int = Field(
         default=1, description="Commands of one connection run at once by one replica (1 keeps their order)"
     )
-    ledger_retention_days: int = 30
+    ledger_retention_days: float = Field(
+        default=30.0, description="Action ledger entries (and their outputs) untouched this long are purged"
+    )

@@ -24,6 +24,7 @@ from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
+from kxflow_contracts.runtime.retention import Retention, Rule, keep_retention
 from kxflow_contracts.runtime.secrets import SecretBox
 from kxflow_contracts.runtime.shared_limits import SharedRateLimits
 from kxflow_contracts.runtime.telemetry import (
@@ -34,7 +35,7 @@ from kxflow_contracts.runtime.telemetry import (
 )
 from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
-from xero_gateway.adapters.oauth_states import OAuthStates
+from xero_gateway.adapters.oauth_states import OAuthStates, purge_orphan_token_sets
 from xero_gateway.adapters.publisher import Publisher
 from xero_gateway.adapters.repositories import Repositories
 from xero_gateway.adapters.write_attempts import WriteAttempts
@@ -115,7 +116,9 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         settings.clock_speed,
         on_event=lambda outcome: metrics.write_guard.labels(outcome).inc(),
     )
-    executor = Executor(api, repos, ActionLedger(db["action_ledger"]), writes)
+    ledger = ActionLedger(db["action_ledger"])
+    executor = Executor(api, repos, ledger, writes)
+    states = OAuthStates(db["oauth_states"], settings.oauth_state_ttl_seconds)
     hydrator = Hydrator(api, repos, seen, publisher)
     poller = Poller(api, repos, seen, hydrator, settings, clock)
     backfills = Backfills(repos, poller)
@@ -126,7 +129,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         settings.scopes,
         on_limit=lambda org, per_day: scheduler.budget(org).set_daily_limit(per_day or settings.per_day),
         wall=clock.wall,
-        states=OAuthStates(db["oauth_states"], settings.oauth_state_ttl_seconds),
+        states=states,
         custom_connection_tenant=settings.custom_connection_tenant if settings.custom_connection else None,
     )
     consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
@@ -214,6 +217,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_check(db)}))
     instrument_app(app, provider)
     app.add_middleware(AdminLimits, **settings.admin_limits())
+    keep_retention(app, _retention(settings, db, ledger, seen, states))
     watch_consumer_lag(
         app,
         settings.kafka_bootstrap_servers,
@@ -231,3 +235,21 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.state.executor = executor
     app.state.writes = writes
     return app
+
+
+def _retention(
+    settings: XeroGatewaySettings, db: Any, ledger: ActionLedger, seen: SeenKeys, states: OAuthStates
+) -> Retention:
+    keep_ledger = timedelta(days=settings.ledger_retention_days)
+    keep_seen = timedelta(days=settings.seen_keys_retention_days)
+    keep_orphans = timedelta(days=settings.orphan_token_set_days)
+    rules = [
+        Rule("action_ledger", lambda now: ledger.purge(keep_ledger, now)),
+        Rule("seen_keys", lambda now: seen.purge(keep_seen, now)),
+        Rule("oauth_states", states.purge_expired),
+        Rule(
+            "orphan_token_sets",
+            lambda now: purge_orphan_token_sets(db["token_sets"], db["connections"], keep_orphans, now),
+        ),
+    ]
+    return Retention(rules, settings.retention_interval_seconds)

@@ -78,6 +78,15 @@ class XeroGatewaySettings(ServiceSettings):
     write_attempts_retention_days: float = Field(
         default=30.0, description="Write attempts and record claims older than this are purged"
     )
+    ledger_retention_days: float = Field(
+        default=30.0, description="Action ledger entries (and their outputs) untouched this long are purged"
+    )
+    seen_keys_retention_days: float = Field(
+        default=30.0, description="Webhook/poll dedupe keys older than this are purged"
+    )
+    orphan_token_set_days: float = Field(
+        default=1.0, description="Token sets no connection uses, untouched this long, are purged"
+    )
     token_refresh_skew_seconds: float = 300.0
     refresh_lease_seconds: float = 30.0
 

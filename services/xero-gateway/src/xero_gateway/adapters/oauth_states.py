@@ -6,7 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -55,7 +55,21 @@ class OAuthStates:
             doc["tenant"], doc.get("browser", ""), doc.get("code_verifier", ""), expired
         )
 
-    async def purge_expired(self) -> int:
-        """Remove states nobody came back with (a retention task calls it)."""
-        res = await self._col.delete_many({"expires_at": {"$lt": self._wall()}})
+    async def purge_expired(self, now: datetime | None = None) -> int:
+        """Remove states nobody came back with (the retention task calls it)."""
+        cutoff = now.timestamp() if now is not None else self._wall()
+        res = await self._col.delete_many({"expires_at": {"$lt": cutoff}})
         return res.deleted_count
+
+
+async def purge_orphan_token_sets(
+    token_sets: AsyncCollection[Any], connections: AsyncCollection[Any], older_than: timedelta, now: datetime
+) -> int:
+    """Token sets no connection uses any more (every organisation of an authorisation deleted or
+    re-authorised elsewhere), untouched for ``older_than``: their refresh tokens are dropped."""
+    purged = 0
+    cursor = token_sets.find({"updated_at": {"$lt": now - older_than}}, {"_id": 1}).limit(1000)
+    async for doc in cursor:
+        if await connections.find_one({"token_set_id": doc["_id"]}, {"_id": 1}) is None:
+            purged += (await token_sets.delete_one({"_id": doc["_id"]})).deleted_count
+    return purged
