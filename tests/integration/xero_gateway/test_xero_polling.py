@@ -175,4 +175,10 @@ async def test_each_polling_trigger_fires_once_per_change_across_a_restart(
         ids = [e.id for e in events.items]
         assert len(ids) == len(set(ids)), "an event was emitted twice"
         assert {e.data["origin"] for e in events.items} == {"poll"}
+        slips = [e.data for e in events.items if e.type == "xero.payslip.created.v1"]
+        assert slips and all(  # the period as YYYY-MM-DD, what a zap's period parameters match
+            len(d["pay_run_period_start_date"]) == 10
+            and d["pay_run_period_end_date"] >= d["pay_run_period_start_date"]
+            for d in slips
+        )
     assert sandbox.stats.rate_limited == 0

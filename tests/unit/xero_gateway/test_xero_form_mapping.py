@@ -100,3 +100,33 @@ def test_an_attachment_is_its_own_raw_put_and_bad_content_fails_before_any_write
     bad = {**example, "Attachments": [{"FileName": "a.pdf", "ContentBase64": "not base64!"}]}
     with pytest.raises(ValueError, match="ContentBase64 is not base64"):
         model.model_validate(bad)
+
+
+def test_payslip_period_dates_become_matchable_event_fields() -> None:
+    from kxflow_contracts.events.xero import PayslipEvent
+    from xero_gateway.domain.polls import pay_run_period
+
+    run = {
+        "PayRunPeriodStartDate": "/Date(1793491200000+0000)/",
+        "PayRunPeriodEndDate": "/Date(1794614400000)/",
+    }
+    period = pay_run_period(run)
+    assert period == {"pay_run_period_start_date": "2026-11-01", "pay_run_period_end_date": "2026-11-14"}
+    assert pay_run_period({}) == {}
+    event = PayslipEvent.model_validate(
+        {
+            "connection_id": "c",
+            "origin": "poll",
+            "xero_tenant_id": "t",
+            "pay_run": run,
+            "payslip": {},
+            **period,
+        }
+    ).model_dump()
+    entry = CATALOG.get("xero.payslip.created")
+    for param, value in entry.input_example.items():
+        path = entry.param_fields[param].split(".")
+        actual = event
+        for part in path:
+            actual = actual[part]
+        assert param == "pay_run_status" or actual == value, param

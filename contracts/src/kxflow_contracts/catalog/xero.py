@@ -75,6 +75,12 @@ class PayslipParams(OpenModel):
     pay_run_status: str | None = Field(
         default=None, description="Pay run status (POSTED pay runs are polled)"
     )
+    pay_run_period_start_date: str | None = Field(
+        default=None, description="Only the pay run whose period starts on this date (YYYY-MM-DD)"
+    )
+    pay_run_period_end_date: str | None = Field(
+        default=None, description="Only the pay run whose period ends on this date (YYYY-MM-DD)"
+    )
 
 
 class UpdatedInvoiceParams(StatusParams):
@@ -89,7 +95,11 @@ PARAM_EXAMPLES: dict[str, dict[str, Any]] = {
     "xero.contact.updated": {},
     "xero.credit_note.created": {"status": "AUTHORISED", "type": "ACCRECCREDIT"},
     "xero.sales_invoice.overdue": {"days_overdue": 3},
-    "xero.payslip.created": {"pay_run_status": "POSTED"},
+    "xero.payslip.created": {
+        "pay_run_status": "POSTED",
+        "pay_run_period_start_date": "2026-11-01",
+        "pay_run_period_end_date": "2026-11-14",
+    },
     "xero.purchase_order.status_entered": {"status": "AUTHORISED"},
     "xero.payment.created": {"payment_type": "ACCRECPAYMENT"},
     "xero.payment.reconciled": {"payment_type": "ACCRECPAYMENT"},
@@ -342,7 +352,11 @@ TRIGGERS = [
         ev.PayslipEvent,
         _POLL,
         "GET payroll/PayRuns → GET payroll/PayRuns/{id}",
-        {"pay_run_status": "pay_run.PayRunStatus"},
+        {
+            "pay_run_status": "pay_run.PayRunStatus",
+            "pay_run_period_start_date": "pay_run_period_start_date",
+            "pay_run_period_end_date": "pay_run_period_end_date",
+        },
     ),
     _trigger(
         "xero.purchase_order.status_entered",

@@ -651,8 +651,6 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 NOT_YET: dict[tuple[str, str], str] = {
-    ("xero.payslip.created", "PayRun Period Start Date"): "the payslip poll does not filter by period yet",
-    ("xero.payslip.created", "PayRun Period End Date"): "the payslip poll does not filter by period yet",
     ("xero.sales_invoice.updated", "Change"): "needs a comparison with the invoice's previous state",
     ("xero.sales_invoice.updated", "Trigger_preference"): "needs a comparison with the previous state",
 }

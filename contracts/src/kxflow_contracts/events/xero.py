@@ -6,6 +6,8 @@ the reconciliation poll or a backfill.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from kxflow_contracts.events.base import TriggerEvent
 from kxflow_contracts.models.xero import (
     BankTransaction,
@@ -71,6 +73,12 @@ class ReportEvent(XeroEvent):
 class PayslipEvent(XeroEvent):
     pay_run: PayRun
     payslip: Payslip
+    pay_run_period_start_date: str | None = Field(
+        default=None, description="The pay run's period start, YYYY-MM-DD (Xero sends /Date(ms)/)"
+    )
+    pay_run_period_end_date: str | None = Field(
+        default=None, description="The pay run's period end, YYYY-MM-DD (Xero sends /Date(ms)/)"
+    )
 
 
 class EmployeeEvent(XeroEvent):

@@ -228,6 +228,20 @@ BACKFILLS: dict[str, PollSpec] = {
 }
 
 
+def pay_run_period(pay_run: dict[str, Any]) -> dict[str, str]:
+    """A pay run's period as ``YYYY-MM-DD`` event fields, so a zap's period dates match them exactly
+    (Payroll AU sends ``/Date(ms)/``)."""
+    out = {}
+    for field, name in (
+        ("PayRunPeriodStartDate", "pay_run_period_start_date"),
+        ("PayRunPeriodEndDate", "pay_run_period_end_date"),
+    ):
+        when = msdate.parse(pay_run.get(field))
+        if when is not None:
+            out[name] = when.astimezone(UTC).date().isoformat()
+    return out
+
+
 def overdue_days(invoice: dict[str, Any], today: datetime) -> int:
     """Whole days a sales invoice with an amount due is past its due date (0 if not overdue)."""
     due = msdate.parse(invoice.get("DueDate"))

@@ -202,7 +202,8 @@ class Poller:
             ) or [run]
             pay_run = {k: v for k, v in full[0].items() if k != "Payslips"}
             for slip in full[0].get("Payslips") or []:
-                await self.emit(conn, spec, slip, rid=slip["PayslipID"], extra={"pay_run": pay_run})
+                extra = {"pay_run": pay_run, **p.pay_run_period(pay_run)}
+                await self.emit(conn, spec, slip, rid=slip["PayslipID"], extra=extra)
             await self.seen.first_time(seen_key)
             updated = msdate.parse(run.get("UpdatedDateUTC"))
             if updated and (best is None or updated > best):
