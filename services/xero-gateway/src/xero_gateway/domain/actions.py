@@ -261,7 +261,7 @@ def contact_group_add(group_id: str, contact_id: str) -> Request:
     """Adding a contact to a group: Xero's separate call (the contact's own body cannot do it)."""
     return Request(
         "PUT",
-        full_path(f"/ContactGroups/{group_id}/Contacts"),
+        full_path(f"/ContactGroups/{path_segment(group_id, 'ContactGroupID')}/Contacts"),
         {},
         json_body={"Contacts": [{"ContactID": contact_id}]},
         write=True,

@@ -28,7 +28,7 @@ from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
 from xero_gateway.domain.errors import NEEDS_REAUTH, NeedsReauth, body_of, classify, element_errors
-from xero_gateway.domain.ids import InvalidXeroId
+from xero_gateway.domain.ids import InvalidXeroId, path_segment
 from xero_gateway.domain.write_attempts import Policy
 from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
 
@@ -318,7 +318,12 @@ async def _purchase_order_update(
     """Xero's update replaces an order's lines; "add" sends its current lines plus the new ones."""
     if data.get("LineItemsUpdateMethod") != "add" or not data.get("LineItems"):
         return await ex._simple(conn, cmd, act.PURCHASE_ORDER_UPDATE, data)
-    order = _first(await ex.get(conn, f"/PurchaseOrders/{data['PurchaseOrderID']}"), "PurchaseOrders")
+    order_path = act.full_path(
+        act.PURCHASE_ORDER_UPDATE.path.format(
+            PurchaseOrderID=path_segment(data["PurchaseOrderID"], "PurchaseOrderID")
+        )
+    )
+    order = _first(await ex._send(conn, act.Request("GET", order_path, {}), None), "PurchaseOrders")
     if order is None:
         return None
     body = {**data, "LineItems": act.kept_lines(order) + list(data["LineItems"])}
