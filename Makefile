@@ -10,9 +10,11 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 # uv on PATH (incl. ~/.local/bin after `pip install --user uv`), else the pip-installed module.
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 INFRA := deploy/local/infra.sh
+# Root installs system packages directly; anyone else through sudo.
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help ensure-uv sync test test-all lint up down status infra-fetch run demo dlq-replay bench drills helm chart chart-lint lint-docker images images-test compose-up
+.PHONY: help ensure-uv sync browser test test-all lint up down status infra-fetch run demo dlq-replay bench drills helm chart chart-lint lint-docker images images-test compose-up
 
 help:
 	@echo "make test         sync deps, warm the infra cache, run all tests not marked slow"
@@ -41,10 +43,16 @@ sync: ensure-uv
 infra-fetch:
 	$(INFRA) fetch
 
-test: sync infra-fetch
+# The console's browser tests drive Debian's chromium (Playwright with executable_path; no browser
+# download). Installed once when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the console's browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium; }
+
+test: sync infra-fetch browser
 	$(UV) run pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: sync infra-fetch
+test-all: sync infra-fetch browser
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: sync

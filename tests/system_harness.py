@@ -62,14 +62,16 @@ class System:
         logs: Path | None = None,
         sandboxes: bool = True,
         raw_env: Mapping[str, str] | None = None,
+        token: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         from cryptography.fernet import Fernet
 
         run_id = secrets.token_hex(4)
         self.prefix = prefix or f"kx{run_id}."
         self.db_suffix = f"_{run_id}"
-        self.tenant = f"tenant-{run_id}"
-        self.token = f"tok-{secrets.token_urlsafe(18)}"
+        self.tenant = tenant or f"tenant-{run_id}"
+        self.token = token or f"tok-{secrets.token_urlsafe(18)}"
         self.secret_key = Fernet.generate_key().decode()
         self.mongodb_url = mongodb_url
         self.kafka_bootstrap = kafka_bootstrap

@@ -106,6 +106,7 @@ class Topics:
             self.xero_commands,
             self.action_results,
             self.xero_webhooks_raw,
+            self.runs,  # the notifier's consumer group
         ]
         dlqs = [TopicSpec(self.dlq(t), 3, month, f"Poison messages from {t}") for t in consumed]
         return base + dlqs

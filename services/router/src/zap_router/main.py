@@ -36,6 +36,7 @@ from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import RunEngine
 from zap_router.engine.zaps import ZapService
 from zap_router.entrypoints import http_catalog, http_runs, http_zaps
+from zap_router.entrypoints.console import mount_console
 from zap_router.entrypoints.consumers import register_consumers
 from zap_router.entrypoints.deps import Services, install_error_handlers
 from zap_router.entrypoints.notifier import install_notifier, make_notifier
@@ -206,6 +207,7 @@ def create_app(
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)
     install_notifier(app, broker, settings, notifier)
+    mount_console(app, http_client, secure_cookie=settings.console_cookie_secure)
     install_error_handlers(app)
     instrument_app(app, provider)
     app.add_middleware(AdminLimits, **settings.admin_limits())

@@ -71,6 +71,9 @@ class RouterSettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    console_cookie_secure: bool = Field(
+        default=True, description="Console session cookie only over HTTPS (browsers allow it on localhost)"
+    )
     console_url: str | None = Field(
         default=None,
         description="Public URL of the console (e.g. `https://kxflow.example/console`) for links",

@@ -1,0 +1,499 @@
+"""Console routes: sign-in, runs (list, search, live rows, one run, replay, bulk replay), zaps
+(list, on/off, versions, diff, edit with the API's validation errors), catalog, connections and
+dead letters. Every page is scoped to the signed-in tenant exactly as the API is: the same services
+are called with the session's tenant, so another tenant's run or zap is a 404 here too."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+import yaml
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from kxflow_contracts.runs import TERMINAL_STATUSES, RunStatus
+from zap_router.adapters.run_store import CursorError
+from zap_router.domain.run_search import run_matches
+from zap_router.domain.zaps import ZapSpec
+from zap_router.engine.runner import ReplayRefused
+from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound
+from zap_router.entrypoints.console.dead_letters import DeadLetters
+from zap_router.entrypoints.console.jobs import Jobs
+from zap_router.entrypoints.console.session import COOKIE, PRE_COOKIE, Session, Sessions
+from zap_router.entrypoints.deps import Services
+
+log = logging.getLogger("kxflow.router.console")
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+SEARCH_SCAN = 2000  # newest runs (after the other filters) a business-key search looks through
+PAGE = 50
+MAX_EDIT_BYTES = 64 * 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class SignInRequired(Exception):
+    pass
+
+
+class ConsoleState:
+    def __init__(self, svc: Services, http: httpx.AsyncClient, secure_cookie: bool) -> None:
+        settings = svc.settings
+        keys = [k.strip() for k in settings.secret_keys.split(",") if k.strip()]
+        if keys:
+            key = hashlib.sha256(b"kxflow-console-session\0" + keys[0].encode()).digest()
+        else:
+            key = secrets.token_bytes(32)  # sessions last as long as this process (docs/console.md)
+        self.sessions = Sessions(key, settings.api_tokens)
+        self.http = http
+        self.secure_cookie = secure_cookie
+        self.jobs = Jobs()
+        self.dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.topics)
+        self.gateways = {"kartra": settings.kartra_gateway_url, "xero": settings.xero_gateway_url}
+
+
+def _state(request: Request) -> ConsoleState:
+    return request.app.state.console
+
+
+def _svc(request: Request) -> Services:
+    return request.app.state.services
+
+
+def current_session(request: Request) -> Session:
+    session = _state(request).sessions.read(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInRequired
+    return session
+
+
+async def checked_session(request: Request) -> Session:
+    """A signed-in session whose CSRF token came with the request (form field or header)."""
+    session = current_session(request)
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        value = form.get("csrf")
+        sent = value if isinstance(value, str) else None
+    if not sent or not secrets.compare_digest(sent, session.csrf):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+    return session
+
+
+Sess = Annotated[Session, Depends(current_session)]
+Action = Annotated[Session, Depends(checked_session)]
+State = Annotated[ConsoleState, Depends(_state)]
+Svc = Annotated[Services, Depends(_svc)]
+
+
+def page(
+    request: Request, name: str, session: Session | None, status_code: int = 200, **ctx: Any
+) -> Response:
+    ctx.update(request=request, session=session, csrf=session.csrf if session else "", nav=name.split(".")[0])
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value or "")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["pretty"] = _pretty
+
+
+# ------------------------------------------------------------------------------------ sign-in
+@router.get("/login")
+async def login_form(request: Request, state: State, error: str | None = None) -> Response:
+    cookie, form_value = state.sessions.pre_token()
+    response = page(request, "login.html", None, pre=form_value, error=error)
+    response.set_cookie(PRE_COOKIE, cookie, httponly=True, samesite="strict", secure=state.secure_cookie)
+    return response
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    state: State,
+    token: Annotated[str, Form(max_length=500)],
+    pre: Annotated[str, Form()] = "",
+) -> Response:
+    if not state.sessions.pre_ok(request.cookies.get(PRE_COOKIE), pre):
+        return RedirectResponse("/console/login?error=expired", status_code=303)
+    cookie = state.sessions.open(token.strip())
+    if cookie is None:
+        return RedirectResponse("/console/login?error=token", status_code=303)
+    response = RedirectResponse("/console/runs", status_code=303)
+    response.set_cookie(
+        COOKIE, cookie, httponly=True, samesite="strict", secure=state.secure_cookie, path="/console"
+    )
+    response.delete_cookie(PRE_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(_: Action) -> Response:
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+@router.get("")
+async def home() -> Response:
+    return RedirectResponse("/console/runs", status_code=303)
+
+
+# ------------------------------------------------------------------------------------ runs
+def _filters(request: Request) -> dict[str, str]:
+    keep = ("zap_id", "status", "since", "until", "q")
+    return {k: request.query_params[k][:200] for k in keep if request.query_params.get(k)}
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"not a date/time: {value!r} (use e.g. 2026-12-01T09:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def _find_runs(
+    svc: Services, tenant: str, f: dict[str, str], cursor: str | None = None, limit: int = PAGE
+) -> tuple[list[dict[str, Any]], str | None]:
+    status = f.get("status")
+    if status and status not in {s.value for s in RunStatus}:
+        raise HTTPException(400, f"unknown status {status!r}")
+    query = {
+        "zap_id": f.get("zap_id"),
+        "status": status,
+        "since": _time(f.get("since")),
+        "until": _time(f.get("until")),
+    }
+    if not f.get("q"):
+        try:
+            return await svc.runs.list(tenant, **query, cursor=cursor, limit=limit)
+        except CursorError:
+            raise HTTPException(400, "invalid cursor") from None
+    found: list[dict[str, Any]] = []
+    scanned, page_cursor = 0, None
+    while scanned < SEARCH_SCAN and len(found) < limit:
+        batch, page_cursor = await svc.runs.list(tenant, **query, cursor=page_cursor, limit=200, full=True)
+        scanned += len(batch)
+        found += [r for r in batch if run_matches(r, f["q"])]
+        if page_cursor is None:
+            break
+    return found[:limit], None
+
+
+@router.get("/runs")
+async def runs_page(request: Request, session: Sess, svc: Svc, cursor: str | None = None) -> Response:
+    f = _filters(request)
+    runs, next_cursor = await _find_runs(svc, session.tenant, f, cursor)
+    zaps = await svc.zaps.list(session.tenant)
+    return page(
+        request,
+        "runs.html",
+        session,
+        runs=runs,
+        filters=f,
+        query=urlencode(f),
+        next_cursor=next_cursor,
+        zaps=zaps,
+        statuses=[s.value for s in RunStatus],
+        search_scan=SEARCH_SCAN,
+    )
+
+
+@router.get("/runs/rows")
+async def runs_rows(request: Request, session: Sess, svc: Svc) -> Response:
+    """The table body alone: the page polls it for live updates."""
+    f = _filters(request)
+    runs, _ = await _find_runs(svc, session.tenant, f)
+    return page(request, "_run_rows.html", session, runs=runs, query=urlencode(f))
+
+
+def _steps(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Steps in the zap's order (any others after them); a step carrying a ``path`` (a branch or a
+    loop iteration, as the step tree of a later engine records) is indented by its depth."""
+    states: dict[str, Any] = run.get("steps") or {}
+    order = [s for s in run.get("step_order") or [] if s in states]
+    order += [s for s in states if s not in order]
+    out = []
+    for sid in order:
+        state = states[sid]
+        path = state.get("path") or []
+        out.append({"id": sid, "depth": len(path) if isinstance(path, list) else 0, **state})
+    return out
+
+
+def trace_id(run: dict[str, Any]) -> str | None:
+    parts = (run.get("traceparent") or "").split("-")
+    return parts[1] if len(parts) == 4 else None
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: str, session: Sess, svc: Svc, partial: bool = False) -> Response:
+    run = await svc.runs.get(run_id, session.tenant)
+    if run is None:
+        return page(request, "not_found.html", session, status_code=404, what=f"run {run_id}")
+    live = run["status"] not in {s.value for s in TERMINAL_STATUSES}
+    return page(
+        request,
+        "_run_body.html" if partial else "run.html",
+        session,
+        run=run,
+        steps=_steps(run),
+        trace_id=trace_id(run),
+        live=live,
+        can_replay=run["status"] in (RunStatus.failed.value, RunStatus.halted.value),
+        message=request.query_params.get("message", "")[:300],
+    )
+
+
+async def _replay(svc: Services, tenant: str, run_id: str) -> None:
+    run = await svc.runs.get(run_id, tenant)
+    if run is None:
+        raise ReplayRefused(f"run {run_id} not found")
+    try:
+        zap = await svc.zaps.current(tenant, run["zap_id"])
+    except ZapNotFound:
+        raise ReplayRefused(f"the zap of run {run_id} no longer exists") from None
+    await svc.engine.replay(run_id, tenant, zap)
+
+
+@router.post("/runs/{run_id}/replay")
+async def replay(run_id: str, session: Action, svc: Svc) -> Response:
+    if await svc.runs.get(run_id, session.tenant) is None:
+        raise HTTPException(404, f"run not found: {run_id}")
+    try:
+        await _replay(svc, session.tenant, run_id)
+        message = "Replayed from the failed step."
+    except ReplayRefused as exc:
+        message = f"Not replayed: {exc}"
+    return RedirectResponse(f"/console/runs/{run_id}?{urlencode({'message': message})}", status_code=303)
+
+
+@router.post("/runs/bulk")
+async def bulk(request: Request, session: Action, svc: Svc, state: State) -> Response:
+    """Replay every failed or halted run of the filtered list (at most 1,000), with progress."""
+    form = await request.form()
+    f = {k: str(form[k])[:200] for k in ("zap_id", "status", "since", "until", "q") if form.get(k)}
+    action = str(form.get("action", "replay"))
+    if action != "replay":
+        raise HTTPException(400, f"unknown bulk action {action!r}")
+    wanted = {RunStatus.failed.value, RunStatus.halted.value}
+    ids: list[str] = []
+    cursor = None
+    while len(ids) < 1000:
+        batch, cursor = await _find_runs(svc, session.tenant, f, cursor, limit=200)
+        ids += [r["_id"] for r in batch if r["status"] in wanted]
+        if cursor is None:
+            break
+    tenant = session.tenant
+    job = state.jobs.start(tenant, action, ids[:1000], lambda run_id: _replay(svc, tenant, run_id))
+    return RedirectResponse(f"/console/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(
+    request: Request, job_id: str, session: Sess, state: State, partial: bool = False
+) -> Response:
+    job = state.jobs.get(job_id, session.tenant)
+    if job is None:
+        return page(request, "not_found.html", session, status_code=404, what="bulk action")
+    return page(request, "_job.html" if partial else "job.html", session, job=job)
+
+
+# ------------------------------------------------------------------------------------ zaps
+@router.get("/zaps")
+async def zaps_page(request: Request, session: Sess, svc: Svc) -> Response:
+    return page(request, "zaps.html", session, zaps=await svc.zaps.list(session.tenant))
+
+
+def _spec_text(spec: dict[str, Any]) -> str:
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+
+
+async def _zap_page(request: Request, session: Session, svc: Services, zap_id: str, **extra: Any) -> Response:
+    try:
+        zap = await svc.zaps.get(session.tenant, zap_id)
+        versions = await svc.zaps.versions(session.tenant, zap_id)
+    except ZapNotFound:
+        return page(request, "not_found.html", session, status_code=404, what=f"zap {zap_id}")
+    numbers = [v["version"] for v in versions]
+    diff = None
+    a, b = request.query_params.get("a"), request.query_params.get("b")
+    if a and b and a.isdigit() and b.isdigit():
+        by_number = {v["version"]: v for v in versions}
+        if int(a) in by_number and int(b) in by_number:
+            diff = list(
+                difflib.unified_diff(
+                    _spec_text(by_number[int(a)]["spec"]).splitlines(),
+                    _spec_text(by_number[int(b)]["spec"]).splitlines(),
+                    f"version {a}",
+                    f"version {b}",
+                    lineterm="",
+                )
+            )
+    current = next(
+        (v for v in versions if v["version"] == zap.get("version")), versions[-1] if versions else None
+    )
+    ctx = {
+        "zap": zap,
+        "versions": versions,
+        "numbers": numbers,
+        "diff": diff,
+        "a": a,
+        "b": b,
+        "source": _spec_text(current["spec"]) if current else "",
+    }
+    status_code = extra.pop("status_code", 200)
+    ctx.update(extra)
+    return page(request, "zap.html", session, status_code=status_code, **ctx)
+
+
+@router.get("/zaps/{zap_id}")
+async def zap_page(request: Request, zap_id: str, session: Sess, svc: Svc) -> Response:
+    return await _zap_page(request, session, svc, zap_id)
+
+
+@router.post("/zaps/{zap_id}/enabled")
+async def zap_enabled(request: Request, zap_id: str, session: Action, svc: Svc) -> Response:
+    form = await request.form()
+    try:
+        await svc.zaps.set_enabled(session.tenant, zap_id, form.get("enabled") == "true")
+    except ZapNotFound:
+        raise HTTPException(404, f"zap not found: {zap_id}") from None
+    except ZapConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(str(form.get("back") or "/console/zaps").split("?")[0], status_code=303)
+
+
+@router.post("/zaps/{zap_id}/edit")
+async def zap_edit(request: Request, zap_id: str, session: Action, svc: Svc) -> Response:
+    """Save a new version; the API's own validation (its 422 problem list) is shown beside the text."""
+    form = await request.form()
+    source = str(form.get("source", ""))
+    problems: list[dict[str, Any]] = []
+    if len(source.encode()) > MAX_EDIT_BYTES:
+        problems = [{"path": "", "message": f"the zap is larger than {MAX_EDIT_BYTES} bytes"}]
+    else:
+        try:
+            spec = ZapSpec.model_validate(yaml.safe_load(source) or {})
+            await svc.zaps.update(session.tenant, session.token, zap_id, spec)
+            return RedirectResponse(f"/console/zaps/{zap_id}?saved=1", status_code=303)
+        except yaml.YAMLError as exc:
+            problems = [{"path": "", "message": f"not YAML: {exc}"}]
+        except ValidationError as exc:
+            problems = [
+                {"path": ".".join(map(str, e["loc"])), "message": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ]
+        except ZapInvalid as exc:
+            problems = [p.as_dict() for p in exc.problems]
+        except ZapNotFound:
+            raise HTTPException(404, f"zap not found: {zap_id}") from None
+        except ZapConflict as exc:
+            problems = [{"path": "", "message": str(exc)}]
+    return await _zap_page(request, session, svc, zap_id, source=source, problems=problems, status_code=422)
+
+
+# ------------------------------------------------------------------------------------ catalog
+@router.get("/catalog")
+async def catalog_page(request: Request, session: Sess, svc: Svc, key: str | None = None) -> Response:
+    entries = sorted(svc.catalog, key=lambda e: (e.app, e.kind.value, e.key))
+    chosen = svc.catalog.find(key) if key else None
+    return page(request, "catalog.html", session, entries=entries, chosen=chosen.public() if chosen else None)
+
+
+# ------------------------------------------------------------------------------------ connections
+@router.get("/connections")
+async def connections_page(request: Request, session: Sess, state: State) -> Response:
+    """Both gateways' connections, asked server-side with the session's token."""
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for app, base in state.gateways.items():
+        try:
+            answer = await state.http.get(
+                f"{base}/v1/connections", headers={"Authorization": f"Bearer {session.token}"}, timeout=5
+            )
+            answer.raise_for_status()
+            rows += [{"app": app, **c} for c in answer.json()]
+        except (httpx.HTTPError, ValueError) as exc:
+            errors.append(f"{app} gateway: {type(exc).__name__}")
+    rows.sort(key=lambda c: (c.get("status") != "needs_reauth", c["app"], c.get("name", "")))
+    return page(request, "connections.html", session, connections=rows, errors=errors)
+
+
+# ------------------------------------------------------------------------------------ dead letters
+@router.get("/dead-letters")
+async def dead_letters_page(request: Request, session: Sess, state: State) -> Response:
+    topics = await state.dead_letters.summary(session.tenant)
+    return page(
+        request,
+        "dead_letters.html",
+        session,
+        topics=topics,
+        message=request.query_params.get("message", "")[:300],
+    )
+
+
+@router.post("/dead-letters/replay")
+async def dead_letters_replay(request: Request, session: Action, state: State) -> Response:
+    form = await request.form()
+    topic, partition, offset = (
+        str(form.get("topic", "")),
+        str(form.get("partition", "")),
+        str(form.get("offset", "")),
+    )
+    if not (partition.isdigit() and offset.isdigit()):
+        raise HTTPException(400, "partition and offset must be numbers")
+    try:
+        target = await state.dead_letters.replay_one(session.tenant, topic, int(partition), int(offset))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    message = f"Republished to {target}."
+    return RedirectResponse(f"/console/dead-letters?{urlencode({'message': message})}", status_code=303)
+
+
+def mount_console(app: FastAPI, http: httpx.AsyncClient, secure_cookie: bool = True) -> None:
+    """Serve the console under ``/console`` (its pages and its static assets)."""
+    app.state.console = ConsoleState(app.state.services, http, secure_cookie)
+
+    async def sign_in(request: Request, exc: Exception) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/console/login", status_code=303)
+        return HTMLResponse("sign in first", status_code=401)
+
+    app.add_exception_handler(SignInRequired, sign_in)
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -1,0 +1,187 @@
+"""The console over real HTTP on the real router (Kafka, FerretDB, a fake gateway): sign-in and the
+session cookie, CSRF on actions, search by business key, replay, and tenancy exactly as the API's.
+(The same flows in a real browser: tests/e2e/test_console_browser.py.)"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pytest
+from design_zap import DESIGN_EXAMPLE
+from router_harness import ACME, ok, publish_events, trigger_event
+from waiting import wait_for
+
+from kxflow_contracts.results import ActionError, ActionResult
+from zap_router.domain.runs import run_id_for
+from zap_router.testing import purchase_event
+
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+
+async def sign_in(router, token: str) -> dict[str, str]:
+    """Sign in like a browser: the form's pre-token cookie, then the session cookie."""
+    form = await router.http.get("/console/login")
+    pre_cookie = form.cookies.get("kxflow_console_pre") or re.search(
+        r"kxflow_console_pre=([^;]+)", form.headers["set-cookie"]
+    ).group(1)
+    pre = re.search(r'name="pre" value="([^"]+)"', form.text).group(1)
+    answer = await router.http.post(
+        "/console/login",
+        data={"token": token, "pre": pre},
+        headers={"Cookie": f"kxflow_console_pre={pre_cookie}"},
+    )
+    assert answer.status_code == 303, answer.text
+    if answer.headers["location"] != "/console/runs":
+        return {}
+    set_cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie and "Secure" in set_cookie
+    cookie = re.search(r"kxflow_console=([^;]+)", set_cookie).group(1)
+    return {"Cookie": f"kxflow_console={cookie}"}
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def failed_and_good_runs(router) -> tuple[dict[str, Any], str, str]:
+    def contact(cmd):
+        if cmd.input["EmailAddress"] == "bob@example.com" and cmd.attempt == 1:
+            error = ActionError(code="xero_validation", message="Email address is invalid", retryable=False)
+            return ActionResult(
+                command_id=cmd.command_id,
+                run_id=cmd.run_id,
+                step_id=cmd.step_id,
+                status="failed",
+                error=error,
+            )
+        return ok({"ContactID": "C-1"})(cmd)
+
+    router.gateway.responders.update(
+        {
+            "xero.contact.find_or_create": contact,
+            "xero.sales_invoice.create": ok({"InvoiceID": "INV-1", "InvoiceNumber": "INV-0042"}),
+            "xero.payment.create": ok({"PaymentID": "P-1"}),
+        }
+    )
+    created = await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)
+    zap = created.json()
+    topics = router.services.settings.topics
+    events = [
+        ("acme:L1", trigger_event("evt-ada", "acme", purchase_event(connection_id="kartra-main"))),
+        (
+            "acme:L2",
+            trigger_event(
+                "evt-bob", "acme", purchase_event(connection_id="kartra-main", email="bob@example.com")
+            ),
+        ),
+    ]
+    await publish_events(router.services.settings.kafka_bootstrap_servers, topics.kartra_events, events)
+    good, bad = run_id_for(zap["id"], "evt-ada"), run_id_for(zap["id"], "evt-bob")
+
+    async def both_done() -> bool:
+        a, b = await router.services.runs.get(good), await router.services.runs.get(bad)
+        return bool(a and b and a["status"] == "succeeded" and b["status"] == "failed")
+
+    await wait_for(both_done, timeout=45, message="one run succeeded, one failed")
+    return zap, good, bad
+
+
+async def test_sign_in_search_open_and_replay(router) -> None:
+    _, good, bad = await failed_and_good_runs(router)
+    assert (await router.http.get("/console/runs")).status_code == 303  # not signed in
+    assert await sign_in(router, "not-a-token") == {}
+    acme = await sign_in(router, "tok-acme")
+
+    listing = await router.http.get("/console/runs", headers=acme)
+    assert good in listing.text and bad in listing.text
+    by_email = await router.http.get("/console/runs", params={"q": "bob@example.com"}, headers=acme)
+    assert bad in by_email.text and good not in by_email.text
+    by_invoice = await router.http.get("/console/runs", params={"q": "INV-0042"}, headers=acme)
+    assert good in by_invoice.text and bad not in by_invoice.text
+    failed_only = await router.http.get("/console/runs/rows", params={"status": "failed"}, headers=acme)
+    assert bad in failed_only.text and good not in failed_only.text
+
+    page = await router.http.get(f"/console/runs/{bad}", headers=acme)
+    assert page.status_code == 200
+    assert "Email address is invalid" in page.text and "Replay from the failed step" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+
+    # An action without the CSRF token is refused and changes nothing.
+    refused = await router.http.post(f"/console/runs/{bad}/replay", headers=acme)
+    assert refused.status_code == 403
+    assert (await router.services.runs.get(bad))["status"] == "failed"
+
+    replayed = await router.http.post(
+        f"/console/runs/{bad}/replay", data={"csrf": csrf_of(page.text)}, headers=acme
+    )
+    assert replayed.status_code == 303
+
+    async def succeeded() -> bool:
+        return (await router.services.runs.get(bad))["status"] == "succeeded"
+
+    await wait_for(succeeded, timeout=30, message="replayed run succeeded")
+
+
+async def test_another_tenant_cannot_see_or_act_on_a_run(router) -> None:
+    zap, good, bad = await failed_and_good_runs(router)
+    globex = await sign_in(router, "tok-globex")
+    assert good not in (await router.http.get("/console/runs", headers=globex)).text
+    assert (
+        bad
+        not in (await router.http.get("/console/runs", params={"q": "bob@example.com"}, headers=globex)).text
+    )
+    assert (await router.http.get(f"/console/runs/{bad}", headers=globex)).status_code == 404
+    assert (await router.http.get(f"/console/zaps/{zap['id']}", headers=globex)).status_code == 404
+    own_page = await router.http.get("/console/runs", headers=globex)
+    csrf = csrf_of(own_page.text)
+    assert (
+        await router.http.post(f"/console/runs/{bad}/replay", data={"csrf": csrf}, headers=globex)
+    ).status_code == 404
+    toggled = await router.http.post(
+        f"/console/zaps/{zap['id']}/enabled", data={"csrf": csrf, "enabled": "false"}, headers=globex
+    )
+    assert toggled.status_code == 404
+    assert (await router.services.runs.get(bad))["status"] == "failed"
+    assert (await router.http.get(f"/v1/zaps/{zap['id']}", headers=ACME)).json()["enabled"] is True
+
+
+async def test_a_forged_or_stale_session_is_refused(router) -> None:
+    acme = await sign_in(router, "tok-acme")
+    forged = acme["Cookie"][:-4] + "AAAA"
+    assert (await router.http.get("/console/runs", headers={"Cookie": forged})).status_code == 303
+    # Removing the token from the configuration ends its sessions.
+    router.services.settings.api_tokens.pop("tok-acme")
+    try:
+        assert (await router.http.get("/console/runs", headers=acme)).status_code == 303
+    finally:
+        router.services.settings.api_tokens["tok-acme"] = "acme"
+
+
+async def test_zap_pages_versions_diff_and_inline_validation(router) -> None:
+    created = await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)
+    zap = created.json()
+    acme = await sign_in(router, "tok-acme")
+    page = await router.http.get(f"/console/zaps/{zap['id']}", headers=acme)
+    csrf = csrf_of(page.text)
+    source = re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1)
+    text = html.unescape(source)
+    bad = text.replace("xero-acme-au", "xero-nowhere")
+    answer = await router.http.post(
+        f"/console/zaps/{zap['id']}/edit", data={"csrf": csrf, "source": bad}, headers=acme
+    )
+    assert answer.status_code == 422 and "xero-nowhere" in answer.text and "was not saved" in answer.text
+    good = text.replace("Kartra purchase", "Kartra sale")
+    saved = await router.http.post(
+        f"/console/zaps/{zap['id']}/edit", data={"csrf": csrf, "source": good}, headers=acme
+    )
+    assert saved.status_code == 303
+    diff = await router.http.get(f"/console/zaps/{zap['id']}", params={"a": 1, "b": 2}, headers=acme)
+    assert "-name: Kartra purchase" in html.unescape(diff.text) and "+name: Kartra sale" in html.unescape(
+        diff.text
+    )
+    catalog = await router.http.get(
+        "/console/catalog", params={"key": "kartra.product.purchased"}, headers=acme
+    )
+    assert catalog.status_code == 200 and "Sample data" in catalog.text
