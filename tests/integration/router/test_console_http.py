@@ -9,7 +9,9 @@ import re
 from typing import Any
 
 import pytest
+from asgi_server import serve
 from design_zap import DESIGN_EXAMPLE
+from fastapi import FastAPI, Request
 from router_harness import ACME, ok, publish_events, trigger_event
 from waiting import wait_for
 
@@ -185,3 +187,99 @@ async def test_zap_pages_versions_diff_and_inline_validation(router) -> None:
         "/console/catalog", params={"key": "kartra.product.purchased"}, headers=acme
     )
     assert catalog.status_code == 200 and "Sample data" in catalog.text
+
+
+async def test_bulk_replay_of_a_filtered_list_reports_progress(router) -> None:
+    _, _, bad = await failed_and_good_runs(router)
+    acme = await sign_in(router, "tok-acme")
+    csrf = csrf_of((await router.http.get("/console/runs", headers=acme)).text)
+    started = await router.http.post(
+        "/console/runs/bulk", data={"csrf": csrf, "status": "failed", "action": "replay"}, headers=acme
+    )
+    assert started.status_code == 303 and started.headers["location"].startswith("/console/jobs/")
+    job_url = started.headers["location"]
+
+    async def finished() -> str | None:
+        text = (await router.http.get(job_url, params={"partial": 1}, headers=acme)).text
+        return text if "finished" in text else None
+
+    text = await wait_for(finished, timeout=20, message="bulk replay finished")
+    assert "1 of 1 runs done" in text and "0 refused" in text
+    globex = await sign_in(router, "tok-globex")
+    assert (await router.http.get(job_url, headers=globex)).status_code == 404
+
+    async def succeeded() -> bool:
+        return (await router.services.runs.get(bad))["status"] == "succeeded"
+
+    await wait_for(succeeded, timeout=30, message="bulk-replayed run succeeded")
+
+
+async def test_connections_show_needs_reauth_first_from_both_gateways(router) -> None:
+    seen: list[str] = []
+    gateway = FastAPI()
+
+    @gateway.get("/v1/connections")
+    async def connections(request: Request) -> list[dict[str, Any]]:
+        seen.append(request.headers.get("authorization", ""))
+        return [
+            {"id": "xero-ok", "app": "xero", "name": "Acme AU", "status": "active", "daily_limit": 4000},
+            {"id": "xero-bad", "app": "xero", "name": "Acme NZ", "status": "needs_reauth"},
+        ]
+
+    async with serve(gateway) as url:
+        router.app.state.console.gateways = {"xero": url, "kartra": "http://127.0.0.1:9"}
+        acme = await sign_in(router, "tok-acme")
+        page = await router.http.get("/console/connections", headers=acme)
+    assert page.status_code == 200, page.text
+    assert "1 connection needs re-authorisation" in page.text and "Acme NZ" in page.text
+    assert page.text.index("Acme NZ") < page.text.index("Acme AU")  # needs_reauth listed first
+    assert "Could not ask the kartra gateway" in page.text
+    assert seen == ["Bearer tok-acme"]  # asked server-side with the signed-in tenant's token
+
+
+async def test_dead_letters_of_the_tenant_are_listed_and_replayed(router) -> None:
+    topics = router.services.settings.topics
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"poison-1"),
+        ("ce_source", b"/test"),
+        ("ce_type", b"kartra.product.purchased.v1"),
+        ("ce_tenant", b"acme"),
+    ]
+    await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)  # acme listens to the trigger
+    await publish_events(
+        router.services.settings.kafka_bootstrap_servers,
+        topics.kartra_events,
+        [],
+        raw=[(b"{not json", headers)],
+    )
+    acme = await sign_in(router, "tok-acme")
+    dlq = topics.dlq(topics.kartra_events)
+
+    async def listed() -> str | None:
+        text = (await router.http.get("/console/dead-letters", headers=acme)).text
+        return text if "poison-1" in text else None
+
+    page = await wait_for(listed, timeout=30, message="the dead letter is listed")
+    assert "value is not JSON" in html.unescape(page)
+    globex = await sign_in(router, "tok-globex")
+    assert "poison-1" not in (await router.http.get("/console/dead-letters", headers=globex)).text
+    offset = re.search(r'name="offset" value="(\d+)"', page).group(1)
+    partition = re.search(r'name="partition" value="(\d+)"', page).group(1)
+    form = {"csrf": csrf_of(page), "topic": dlq, "partition": partition, "offset": offset}
+    refused = await router.http.post(
+        "/console/dead-letters/replay",
+        data={**form, "csrf": csrf_of((await router.http.get("/console/runs", headers=globex)).text)},
+        headers=globex,
+    )
+    assert refused.status_code == 404  # another tenant's dead letter
+    replayed = await router.http.post("/console/dead-letters/replay", data=form, headers=acme)
+    assert replayed.status_code == 303 and "Republished" in html.unescape(
+        replayed.headers["location"].replace("+", " ")
+    )
+
+    async def dead_again() -> bool:  # the router rejects it again: a second dead letter, same reason
+        text = (await router.http.get("/console/dead-letters", headers=acme)).text
+        return text.count("poison-1") >= 2
+
+    await wait_for(dead_again, timeout=30, message="the replayed record reached the router again")
