@@ -12,7 +12,7 @@ import pytest
 from asgi_server import serve
 from design_zap import DESIGN_EXAMPLE
 from fastapi import FastAPI, Request
-from router_harness import ACME, ok, publish_events, trigger_event
+from router_harness import ACME, GLOBEX, ok, publish_events, trigger_event
 from waiting import wait_for
 
 from kxflow_contracts.results import ActionError, ActionResult
@@ -21,6 +21,9 @@ from zap_router.testing import purchase_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
+ACME_TOKEN = ACME["Authorization"].removeprefix("Bearer ")
+GLOBEX_TOKEN = GLOBEX["Authorization"].removeprefix("Bearer ")
+
 
 async def sign_in(router, token: str) -> dict[str, str]:
     """Sign in like a browser: the form's pre-token cookie, then the session cookie."""
@@ -28,6 +31,7 @@ async def sign_in(router, token: str) -> dict[str, str]:
     pre_cookie = form.cookies.get("kxflow_console_pre") or re.search(
         r"kxflow_console_pre=([^;]+)", form.headers["set-cookie"]
     ).group(1)
+    assert form.status_code == 200, form.text
     pre = re.search(r'name="pre" value="([^"]+)"', form.text).group(1)
     answer = await router.http.post(
         "/console/login",
@@ -94,7 +98,7 @@ async def test_sign_in_search_open_and_replay(router) -> None:
     _, good, bad = await failed_and_good_runs(router)
     assert (await router.http.get("/console/runs")).status_code == 303  # not signed in
     assert await sign_in(router, "not-a-token") == {}
-    acme = await sign_in(router, "tok-acme")
+    acme = await sign_in(router, ACME_TOKEN)
 
     listing = await router.http.get("/console/runs", headers=acme)
     assert good in listing.text and bad in listing.text
@@ -128,7 +132,7 @@ async def test_sign_in_search_open_and_replay(router) -> None:
 
 async def test_another_tenant_cannot_see_or_act_on_a_run(router) -> None:
     zap, good, bad = await failed_and_good_runs(router)
-    globex = await sign_in(router, "tok-globex")
+    globex = await sign_in(router, GLOBEX_TOKEN)
     assert good not in (await router.http.get("/console/runs", headers=globex)).text
     assert (
         bad
@@ -150,21 +154,21 @@ async def test_another_tenant_cannot_see_or_act_on_a_run(router) -> None:
 
 
 async def test_a_forged_or_stale_session_is_refused(router) -> None:
-    acme = await sign_in(router, "tok-acme")
+    acme = await sign_in(router, ACME_TOKEN)
     forged = acme["Cookie"][:-4] + "AAAA"
     assert (await router.http.get("/console/runs", headers={"Cookie": forged})).status_code == 303
     # Removing the token from the configuration ends its sessions.
-    router.services.settings.api_tokens.pop("tok-acme")
+    router.services.settings.api_tokens.pop(ACME_TOKEN)
     try:
         assert (await router.http.get("/console/runs", headers=acme)).status_code == 303
     finally:
-        router.services.settings.api_tokens["tok-acme"] = "acme"
+        router.services.settings.api_tokens[ACME_TOKEN] = "acme"
 
 
 async def test_zap_pages_versions_diff_and_inline_validation(router) -> None:
     created = await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)
     zap = created.json()
-    acme = await sign_in(router, "tok-acme")
+    acme = await sign_in(router, ACME_TOKEN)
     page = await router.http.get(f"/console/zaps/{zap['id']}", headers=acme)
     csrf = csrf_of(page.text)
     source = re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1)
@@ -191,7 +195,7 @@ async def test_zap_pages_versions_diff_and_inline_validation(router) -> None:
 
 async def test_bulk_replay_of_a_filtered_list_reports_progress(router) -> None:
     _, _, bad = await failed_and_good_runs(router)
-    acme = await sign_in(router, "tok-acme")
+    acme = await sign_in(router, ACME_TOKEN)
     csrf = csrf_of((await router.http.get("/console/runs", headers=acme)).text)
     started = await router.http.post(
         "/console/runs/bulk", data={"csrf": csrf, "status": "failed", "action": "replay"}, headers=acme
@@ -205,7 +209,7 @@ async def test_bulk_replay_of_a_filtered_list_reports_progress(router) -> None:
 
     text = await wait_for(finished, timeout=20, message="bulk replay finished")
     assert "1 of 1 runs done" in text and "0 refused" in text
-    globex = await sign_in(router, "tok-globex")
+    globex = await sign_in(router, GLOBEX_TOKEN)
     assert (await router.http.get(job_url, headers=globex)).status_code == 404
 
     async def succeeded() -> bool:
@@ -228,13 +232,13 @@ async def test_connections_show_needs_reauth_first_from_both_gateways(router) ->
 
     async with serve(gateway) as url:
         router.app.state.console.gateways = {"xero": url, "kartra": "http://127.0.0.1:9"}
-        acme = await sign_in(router, "tok-acme")
+        acme = await sign_in(router, ACME_TOKEN)
         page = await router.http.get("/console/connections", headers=acme)
     assert page.status_code == 200, page.text
     assert "1 connection needs re-authorisation" in page.text and "Acme NZ" in page.text
     assert page.text.index("Acme NZ") < page.text.index("Acme AU")  # needs_reauth listed first
     assert "Could not ask the kartra gateway" in page.text
-    assert seen == ["Bearer tok-acme"]  # asked server-side with the signed-in tenant's token
+    assert seen == [f"Bearer {ACME_TOKEN}"]  # asked server-side with the signed-in tenant's token
 
 
 async def test_dead_letters_of_the_tenant_are_listed_and_replayed(router) -> None:
@@ -253,7 +257,7 @@ async def test_dead_letters_of_the_tenant_are_listed_and_replayed(router) -> Non
         [],
         raw=[(b"{not json", headers)],
     )
-    acme = await sign_in(router, "tok-acme")
+    acme = await sign_in(router, ACME_TOKEN)
     dlq = topics.dlq(topics.kartra_events)
 
     async def listed() -> str | None:
@@ -262,7 +266,7 @@ async def test_dead_letters_of_the_tenant_are_listed_and_replayed(router) -> Non
 
     page = await wait_for(listed, timeout=30, message="the dead letter is listed")
     assert "value is not JSON" in html.unescape(page)
-    globex = await sign_in(router, "tok-globex")
+    globex = await sign_in(router, GLOBEX_TOKEN)
     assert "poison-1" not in (await router.http.get("/console/dead-letters", headers=globex)).text
     offset = re.search(r'name="offset" value="(\d+)"', page).group(1)
     partition = re.search(r'name="partition" value="(\d+)"', page).group(1)
@@ -283,3 +287,51 @@ async def test_dead_letters_of_the_tenant_are_listed_and_replayed(router) -> Non
         return text.count("poison-1") >= 2
 
     await wait_for(dead_again, timeout=30, message="the replayed record reached the router again")
+
+
+async def test_cancel_a_running_run_and_bulk_cancel_the_rest(router) -> None:
+    """The invoice step never gets an answer: the runs stay running until cancelled in the console."""
+    router.gateway.responders["xero.contact.find_or_create"] = ok({"ContactID": "C-1"})
+    zap = (await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)).json()
+    topics = router.services.settings.topics
+    events = [
+        (f"acme:L{i}", trigger_event(f"evt-wait-{i}", "acme", purchase_event(connection_id="kartra-main")))
+        for i in range(3)
+    ]
+    await publish_events(router.services.settings.kafka_bootstrap_servers, topics.kartra_events, events)
+    ids = [run_id_for(zap["id"], f"evt-wait-{i}") for i in range(3)]
+
+    async def all_at_invoice() -> bool:
+        runs = [await router.services.runs.get(r) for r in ids]
+        return all(r and r["status"] == "running" and r["current_step"] == "invoice" for r in runs)
+
+    await wait_for(all_at_invoice, timeout=45, message="three runs waiting for the invoice step")
+    acme, globex = await sign_in(router, ACME_TOKEN), await sign_in(router, GLOBEX_TOKEN)
+    page = await router.http.get(f"/console/runs/{ids[0]}", headers=acme)
+    assert "Cancel this run" in page.text and 'hx-trigger="every 2s"' in page.text  # live while running
+    intruder_csrf = csrf_of((await router.http.get("/console/runs", headers=globex)).text)
+    refused = await router.http.post(
+        f"/console/runs/{ids[0]}/cancel", data={"csrf": intruder_csrf}, headers=globex
+    )
+    assert refused.status_code == 404
+    done = await router.http.post(
+        f"/console/runs/{ids[0]}/cancel", data={"csrf": csrf_of(page.text)}, headers=acme
+    )
+    assert done.status_code == 303 and "Cancelled" in done.headers["location"]
+    assert (await router.services.runs.get(ids[0]))["status"] == "cancelled"
+
+    bulk = await router.http.post(
+        "/console/runs/bulk",
+        data={"csrf": csrf_of(page.text), "zap_id": zap["id"], "action": "cancel"},
+        headers=acme,
+    )
+    job_url = bulk.headers["location"]
+
+    async def finished() -> str | None:
+        text = (await router.http.get(job_url, params={"partial": 1}, headers=acme)).text
+        return text if "finished" in text else None
+
+    assert "2 of 2 runs done" in await wait_for(finished, timeout=20, message="bulk cancel finished")
+    assert [(await router.services.runs.get(r))["status"] for r in ids] == ["cancelled"] * 3
+    listed = await router.http.get("/console/runs/rows", params={"status": "cancelled"}, headers=acme)
+    assert all(r in listed.text for r in ids)

@@ -23,11 +23,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from kxflow_contracts.runs import TERMINAL_STATUSES, RunStatus
+from kxflow_contracts.runs import FINISHED_STATES, RUN_STATES, RunStatus
 from zap_router.adapters.run_store import CursorError
 from zap_router.domain.run_search import run_matches
 from zap_router.domain.zaps import ZapSpec
-from zap_router.engine.runner import ReplayRefused
+from zap_router.engine.runner import CancelRefused, ReplayRefused, RunNotFound
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound
 from zap_router.entrypoints.console.dead_letters import DeadLetters
 from zap_router.entrypoints.console.jobs import Jobs
@@ -39,6 +39,10 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 
+BULK = {
+    "replay": {RunStatus.failed.value, RunStatus.halted.value},
+    "cancel": {RunStatus.running.value, RunStatus.waiting.value},
+}
 SEARCH_SCAN = 2000  # newest runs (after the other filters) a business-key search looks through
 PAGE = 50
 MAX_EDIT_BYTES = 64 * 1024
@@ -190,7 +194,7 @@ async def _find_runs(
     svc: Services, tenant: str, f: dict[str, str], cursor: str | None = None, limit: int = PAGE
 ) -> tuple[list[dict[str, Any]], str | None]:
     status = f.get("status")
-    if status and status not in {s.value for s in RunStatus}:
+    if status and status not in RUN_STATES:
         raise HTTPException(400, f"unknown status {status!r}")
     query = {
         "zap_id": f.get("zap_id"),
@@ -228,7 +232,7 @@ async def runs_page(request: Request, session: Sess, svc: Svc, cursor: str | Non
         query=urlencode(f),
         next_cursor=next_cursor,
         zaps=zaps,
-        statuses=[s.value for s in RunStatus],
+        statuses=list(RUN_STATES),
         search_scan=SEARCH_SCAN,
     )
 
@@ -265,7 +269,7 @@ async def run_page(request: Request, run_id: str, session: Sess, svc: Svc, parti
     run = await svc.runs.get(run_id, session.tenant)
     if run is None:
         return page(request, "not_found.html", session, status_code=404, what=f"run {run_id}")
-    live = run["status"] not in {s.value for s in TERMINAL_STATUSES}
+    live = run["status"] not in FINISHED_STATES
     return page(
         request,
         "_run_body.html" if partial else "run.html",
@@ -275,6 +279,7 @@ async def run_page(request: Request, run_id: str, session: Sess, svc: Svc, parti
         trace_id=trace_id(run),
         live=live,
         can_replay=run["status"] in (RunStatus.failed.value, RunStatus.halted.value),
+        can_cancel=run["status"] in (RunStatus.running.value, RunStatus.waiting.value),
         message=request.query_params.get("message", "")[:300],
     )
 
@@ -302,15 +307,28 @@ async def replay(run_id: str, session: Action, svc: Svc) -> Response:
     return RedirectResponse(f"/console/runs/{run_id}?{urlencode({'message': message})}", status_code=303)
 
 
+@router.post("/runs/{run_id}/cancel")
+async def cancel(run_id: str, session: Action, svc: Svc) -> Response:
+    try:
+        await svc.engine.cancel(run_id, session.tenant, reason="cancelled in the console")
+        message = "Cancelled."
+    except RunNotFound:
+        raise HTTPException(404, f"run not found: {run_id}") from None
+    except CancelRefused as exc:
+        message = f"Not cancelled: {exc}"
+    return RedirectResponse(f"/console/runs/{run_id}?{urlencode({'message': message})}", status_code=303)
+
+
 @router.post("/runs/bulk")
 async def bulk(request: Request, session: Action, svc: Svc, state: State) -> Response:
-    """Replay every failed or halted run of the filtered list (at most 1,000), with progress."""
+    """Replay every failed or halted run, or cancel every running or waiting run, of the filtered
+    list (at most 1,000), with progress."""
     form = await request.form()
     f = {k: str(form[k])[:200] for k in ("zap_id", "status", "since", "until", "q") if form.get(k)}
     action = str(form.get("action", "replay"))
-    if action != "replay":
+    if action not in BULK:
         raise HTTPException(400, f"unknown bulk action {action!r}")
-    wanted = {RunStatus.failed.value, RunStatus.halted.value}
+    wanted = BULK[action]
     ids: list[str] = []
     cursor = None
     while len(ids) < 1000:
@@ -319,7 +337,14 @@ async def bulk(request: Request, session: Action, svc: Svc, state: State) -> Res
         if cursor is None:
             break
     tenant = session.tenant
-    job = state.jobs.start(tenant, action, ids[:1000], lambda run_id: _replay(svc, tenant, run_id))
+
+    async def act(run_id: str) -> None:
+        if action == "replay":
+            await _replay(svc, tenant, run_id)
+        else:
+            await svc.engine.cancel(run_id, tenant, reason="cancelled in the console (bulk)")
+
+    job = state.jobs.start(tenant, action, ids[:1000], act)
     return RedirectResponse(f"/console/jobs/{job.id}", status_code=303)
 
 
