@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import gc
 import secrets
+import time
 from typing import Any
 
 import psutil
 import pytest
+from asgi_server import serve
 from integration.kartra_gateway.kartra_stack import Stack
+from pymongo import AsyncMongoClient
+from waiting import wait_for
+
+from kartra_gateway.main import create_app
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
@@ -82,6 +88,39 @@ async def test_ipn_numbers_out_of_range_answer_400_with_the_reason(stack: Stack,
     resp = await stack.http.post(stack.ipn_url, data=form)
     assert resp.status_code == 400, resp.text
     assert "out of range" in resp.json()["detail"]
+
+
+async def test_a_rotated_secret_stops_working_on_another_replica_within_two_seconds(stack: Stack) -> None:
+    """Issue 11, item 8: replica B has the connection cached; A rotates the secret; B refuses the
+    old secret within two seconds (the cache TTL), with no restart."""
+    replica = create_app(
+        stack.settings, mongo_client=AsyncMongoClient(stack.settings.mongodb_url, tz_aware=True)
+    )
+    old = stack.connection["webhook_secret"]
+    conn_id = stack.connection["id"]
+    delivery = {"lead": {"id": "rot-1", "email": "rot@example.com"}, "action": "assign_tag"}
+    async with serve(replica) as b:
+        assert (
+            await stack.http.post(f"{b}/v1/webhooks/kartra/{conn_id}/{old}", json=delivery)
+        ).status_code == 200
+        rotated = await stack.http.post(
+            f"{stack.gateway}/v1/connections/{conn_id}/rotate-secret", headers=stack.auth
+        )
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()["webhook_secret"]
+        started = time.monotonic()
+
+        async def refused() -> bool:
+            res = await stack.http.post(f"{b}/v1/webhooks/kartra/{conn_id}/{old}", json=delivery)
+            return res.status_code == 401
+
+        await wait_for(refused, timeout=2.0, interval=0.05, message="the old secret refused on replica B")
+        assert time.monotonic() - started <= 2.0
+        assert (
+            await stack.http.post(f"{b}/v1/webhooks/kartra/{conn_id}/{new}", json=delivery)
+        ).status_code == 200
+    stack.connection["webhook_secret"] = stack.connection["ipn_secret_key"] = new
+    await mongo.close()
 
 
 async def test_admin_api_limits_hold_on_the_real_service(stack: Stack) -> None:

@@ -34,7 +34,11 @@ class GatewaySettings(ServiceSettings):
     dedupe_window_seconds: float = Field(
         default=3600.0, description="Identical deliveries collapse within it"
     )
-    connection_cache_ttl_seconds: float = 30.0
+    connection_cache_ttl_seconds: float = Field(
+        default=1.0,
+        description="Connection lookups (misses too) are cached this long: a deleted connection or "
+        "rotated secret stops working on every replica within it",
+    )
     consumer_group: str = "kxflow-kartra-gateway"
     command_workers: int = Field(
         default=1, description="Commands of one connection run at once by one replica (1 keeps their order)"

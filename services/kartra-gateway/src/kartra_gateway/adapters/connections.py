@@ -59,7 +59,7 @@ class ConnectionRepository:
         self,
         collection: AsyncCollection,
         box: SecretBox,
-        cache_ttl: float = 30.0,
+        cache_ttl: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         cache_size: int = 10_000,
     ) -> None:
