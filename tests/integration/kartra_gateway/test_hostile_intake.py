@@ -93,9 +93,8 @@ async def test_ipn_numbers_out_of_range_answer_400_with_the_reason(stack: Stack,
 async def test_a_rotated_secret_stops_working_on_another_replica_within_two_seconds(stack: Stack) -> None:
     """Issue 11, item 8: replica B has the connection cached; A rotates the secret; B refuses the
     old secret within two seconds (the cache TTL), with no restart."""
-    replica = create_app(
-        stack.settings, mongo_client=AsyncMongoClient(stack.settings.mongodb_url, tz_aware=True)
-    )
+    mongo = AsyncMongoClient(stack.settings.mongodb_url, tz_aware=True)
+    replica = create_app(stack.settings, mongo_client=mongo)
     old = stack.connection["webhook_secret"]
     conn_id = stack.connection["id"]
     delivery = {"lead": {"id": "rot-1", "email": "rot@example.com"}, "action": "assign_tag"}
