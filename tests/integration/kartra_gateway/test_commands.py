@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from integration.kartra_gateway.kartra_stack import TENANT, Stack
 from waiting import wait_for
 
+from kxflow_contracts.catalog import CATALOG
 from kxflow_contracts.commands import COMMAND_TYPE, ActionCommand
 from kxflow_contracts.envelope import CloudEvent, encode
 
@@ -167,6 +168,20 @@ async def test_every_action_changes_the_sandbox_as_kartra_would(stack: Stack, pr
     assert foc["output"]["created"] is False and foc["output"]["id"] == str(lead.id)
     foc_new = await _run(stack, producer, "kartra.lead.find_or_create", {"email": "fresh-" + email})
     assert foc_new["output"]["created"] is True and acc.lead_by_email("fresh-" + email) is not None
+    # Zapier's Lead ID: the lead with that id is found (Kartra: the id wins over the email)
+    by_id = await _run(
+        stack, producer, "kartra.lead.find_or_create", {"lead_id": str(lead.id), "email": "other-" + email}
+    )
+    assert by_id["output"]["created"] is False and by_id["output"]["id"] == str(lead.id)
+    assert acc.lead_by_email("other-" + email) is None
+    # every field of the Create New Lead form, from the catalog's example, is stored
+    example = CATALOG.get("kartra.lead.create").input_example
+    full = await _run(stack, producer, "kartra.lead.create", {**example, "email": "full-" + email})
+    stored = acc.lead_by_email("full-" + email)
+    assert full["status"] == "succeeded" and stored is not None
+    assert {k: stored.fields.get(k) for k in example if k != "email"} == {
+        k: v for k, v in example.items() if k != "email"
+    }
 
     sale = (
         await stack.http.post(
