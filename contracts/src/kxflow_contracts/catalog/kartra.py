@@ -739,7 +739,7 @@ ACTIONS: list[CatalogEntry] = [
     _action(
         "kartra.lead.find_or_create",
         "Find or Create Lead",
-        "Finds a lead by email, creating it when it does not exist.",
+        "Finds a lead by lead id or email, creating it when it does not exist.",
         "search_lead → create_lead",
         act.FindOrCreateLeadInput,
         act.LeadOutput,
