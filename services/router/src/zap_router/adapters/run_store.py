@@ -37,6 +37,7 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure
 from kxflow_contracts.runs import FINISHED_STATES, RunStatus
 from zap_router.adapters.errors import is_transient
 from zap_router.adapters.mongo_indexes import ensure_indexes
+from zap_router.domain.machine import Guard, RunPatch
 
 DUPLICATE_KEY = 11000
 _MISSING = object()
@@ -117,6 +118,28 @@ def applied(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 async def is_ferretdb(db: AsyncDatabase) -> bool:
     """FerretDB answers ``buildInfo`` with its own version beside the MongoDB one it emulates."""
     return "ferretdbVersion" in await db.command("buildInfo")
+
+
+def update_of(patch: RunPatch) -> dict[str, Any]:
+    """A transition's patch as a single-document ``$set`` (steps live in a dict keyed by path)."""
+    sets = dict(patch.run)
+    for path, fields in patch.steps.items():
+        for name, value in fields.items():
+            sets[f"steps.{path}.{name}"] = value
+    for path, state in patch.new_steps.items():
+        sets[f"steps.{path}"] = state
+    return {"$set": sets}
+
+
+def expect_of(guard: Guard) -> dict[str, Any]:
+    """A transition's guard as the equalities the compare-and-set checks."""
+    expect: dict[str, Any] = {"status": guard.run_status}
+    if guard.step_path is not None:
+        expect[f"steps.{guard.step_path}.status"] = guard.step_status
+        expect[f"steps.{guard.step_path}.attempt"] = guard.attempt
+    if guard.updated_at is not None:
+        expect["updated_at"] = guard.updated_at
+    return expect
 
 
 class CursorError(ValueError):
@@ -294,6 +317,15 @@ class RunStore:
                 raise  # timeouts, shutdowns, elections: the store, not the run
             raise Unstorable(f"the store refused the run: {exc.details or exc}"[:500]) from None
         return after
+
+    async def write(self, run: dict[str, Any], patch: RunPatch, guard: Guard) -> dict[str, Any] | None:
+        """Write a transition's patch under its guard; the run after it, or ``None`` if the run
+        moved on meanwhile. Raises :class:`Unstorable` (nothing written) like :meth:`update_if`."""
+        return await self.update_if(run["_id"], expect_of(guard), update_of(patch), current=run)
+
+    async def check_patch(self, run: dict[str, Any], patch: RunPatch) -> None:
+        """Raises :class:`Unstorable` if the run after ``patch`` could not be stored."""
+        await self.check(run, update_of(patch))
 
     async def check(self, run: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any] | None:
         """``run`` after ``update`` (``None`` without ``run``); raises :class:`Unstorable` if the

@@ -22,19 +22,20 @@ from opentelemetry.trace import SpanKind
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent
-from kxflow_contracts.results import ActionResult, ResultStatus
-from kxflow_contracts.runs import CANCELLED, FINISHED_STATES, RunEvent, RunStatus, RunTransition
+from kxflow_contracts.results import ActionResult
+from kxflow_contracts.runs import FINISHED_STATES, RunEvent, RunStatus, RunTransition
 from zap_router.adapters.errors import is_transient
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher, span_traceparent
 from zap_router.adapters.results_progress import Offsets, ResultsProgress
 from zap_router.adapters.run_store import RunStore, Unstorable
 from zap_router.adapters.schedule_store import ScheduleStore
+from zap_router.domain import machine
 from zap_router.domain.clock import Clock
 from zap_router.domain.context import run_context, trigger_context
 from zap_router.domain.filters import explain, passes
 from zap_router.domain.matching import ActiveZap, MatchIndex
-from zap_router.domain.retry import DEFAULT_LADDER, next_delay
+from zap_router.domain.retry import DEFAULT_LADDER
 from zap_router.domain.runs import (
     StepStatus,
     command_from_state,
@@ -66,36 +67,10 @@ class CancelRefused(ValueError):
     pass
 
 
-CANCELLABLE = (RunStatus.running.value, RunStatus.waiting.value)
+CANCELLABLE = machine.CANCELLABLE
 
 
-def _event(
-    run: dict[str, Any],
-    transition: RunTransition,
-    at: datetime,
-    status: str | None = None,
-    step_id: str | None = None,
-    step_status: str | None = None,
-    error: dict[str, Any] | None = None,
-) -> RunEvent:
-    status = status or run["status"]
-    detail = None
-    if status == CANCELLED:  # runs.v1's status enum predates it (see kxflow_contracts.runs)
-        status, detail = RunStatus.halted.value, CANCELLED
-    return RunEvent(
-        run_id=run["_id"],
-        tenant=run["tenant"],
-        zap_id=run["zap_id"],
-        zap_version=run["zap_version"],
-        trigger_event_id=run["trigger_event_id"],
-        transition=transition,
-        status=RunStatus(status),
-        status_detail=detail,
-        step_id=step_id,
-        step_status=step_status,
-        error=error,
-        at=at,
-    )
+_event = machine.run_event
 
 
 class RunEngine:
@@ -410,160 +385,56 @@ class RunEngine:
         self, run: dict[str, Any], result: ActionResult, attempt: int, pending: list[Any]
     ) -> dict[str, Any] | None:
         """Apply one result to ``run`` (as just read); the run afterwards. Records to publish are
-        handed to the producer and their acknowledgements added to ``pending``."""
-        sid = result.step_id
-        state = run.get("steps", {}).get(sid)
-        if run.get("status") == CANCELLED:
-            return run  # the command was already sent and finished; the run stays cancelled
-        if (
-            state is None
-            or state.get("command_id") != result.command_id
-            or state.get("status") != StepStatus.running
-            or state.get("attempt") != attempt
-        ):
+        handed to the producer and their acknowledgements added to ``pending``.
+
+        The transition is the state machine's (``domain/machine.py``); this performs it in the
+        order the delivery rules need: schedule, lifecycle events, the write, then commands.
+        """
+        now = self.clock.now()
+        state = run.get("steps", {}).get(result.step_id)
+        zap = None
+        if state is not None and state.get("status") == StepStatus.running:
+            zap = await self.versions.get(run["zap_id"], run["zap_version"])
+        t = machine.apply_result(
+            run,
+            result,
+            attempt,
+            zap,
+            now=now,
+            ladder=self.ladder,
+            deadline=self.deadline,
+            catalog=self.catalog,
+        )
+        if t.outcome is machine.Outcome.ignore:
+            return run
+        if t.outcome is machine.Outcome.stale:
             # A duplicate or stale result (applied already, or for an older attempt). After a crash
             # the next step's command may not have been sent: make sure the run is checked on.
             if state is not None and state.get("command_id") == result.command_id:
-                await self._ensure_wake(run, self.clock.now())
+                await self._ensure_wake(run, now)
             return run
-        now = self.clock.now()
-        started = state.get("started_at") or now
-        elapsed = max((now - started).total_seconds(), 0.0) if started.tzinfo else 0.0
-        p = f"steps.{sid}."
-        sets: dict[str, Any] = {
-            p + "finished_at": now,
-            p + "duration_ms": result.duration_ms or elapsed * 1000,
-            p + "gateway_attempts": result.attempts,
-            "updated_at": now,
-        }
-        commands: Commands = []
-        events: RunEvents = []
-        zap = await self.versions.get(run["zap_id"], run["zap_version"])
-        step = zap.step(sid) if zap is not None and sid in run.get("step_order", []) else None
-        self.metrics.step_latency.labels(state.get("action", ""), result.status.value).observe(elapsed)
-
-        def finish(status: RunStatus, error: dict[str, Any] | None = None) -> None:
-            sets.update({"status": status.value, "finished_at": now, "error": error})
-            events.append((_event(run, RunTransition.finished, now, status.value, error=error), attempt))
-
-        proceed = result.status is ResultStatus.succeeded or (
-            result.status is ResultStatus.not_found and step is not None and step.on_not_found == "continue"
-        )
-        if zap is None or step is None:
-            error = error_doc("zap_missing", f"zap {run['zap_id']} version {run['zap_version']} is gone")
-            sets.update({p + "status": StepStatus.failed, p + "error": error})
-            finish(RunStatus.failed, error)
-        elif proceed:
-            sets.update({p + "status": result.status.value, p + "output": result.output})
-            run_status = RunStatus.running.value
-            nxt = zap.step_after(sid)
-            step_event = (sid, result.status.value, None)
-            if nxt is None:
-                finish(RunStatus.succeeded)
-                run_status = RunStatus.succeeded.value
-            else:
-                outputs = {**outputs_of(run), sid: result.output if result.output is not None else {}}
-                context = run_context(run["trigger"], outputs, zap.zap_id, zap.version, zap.name)
-                plan = plan_step(
-                    zap,
-                    nxt,
-                    run_id=run["_id"],
-                    event_id=run["trigger_event_id"],
-                    context=context,
-                    attempt=1,
-                    now=now,
-                    deadline=self.deadline,
-                    catalog=self.catalog,
-                )
-                sets.update({f"steps.{nxt.id}": plan.state, "current_step": nxt.id})
-                if plan.command is not None:
-                    commands.append((nxt.app, plan.command))
-                else:
-                    events.append(
-                        (_event(run, RunTransition.step_done, now, "failed", nxt.id, "failed", plan.error), 1)
-                    )
-                    finish(RunStatus.failed, plan.error)
-                    run_status = RunStatus.failed.value
-            events.insert(
-                0,
-                (
-                    _event(run, RunTransition.step_done, now, run_status, step_event[0], step_event[1]),
-                    attempt,
-                ),
-            )
-        elif result.status is ResultStatus.not_found:
-            sets.update({p + "status": StepStatus.not_found, p + "output": result.output})
-            events.append(
-                (_event(run, RunTransition.step_done, now, "halted", sid, StepStatus.not_found), attempt)
-            )
-            finish(RunStatus.halted)
-        else:
-            error = (
-                result.error.model_dump(mode="json")
-                if result.error is not None
-                else error_doc("unknown_error", "the gateway reported a failure without an error")
-            )
-            sets.update({p + "error": error, f"{p}tries.{attempt}": {"error": error, "at": now}})
-            delay = next_delay(attempt, self.ladder) if error.get("retryable") else None
-            if delay is not None:
-                sets.update(
-                    {
-                        p + "status": StepStatus.waiting,
-                        p + "next_attempt_at": now + delay,
-                        "status": RunStatus.waiting.value,
-                        "error": error,
-                    }
-                )
-                events.append(
-                    (
-                        _event(run, RunTransition.step_done, now, "waiting", sid, StepStatus.waiting, error),
-                        attempt,
-                    )
-                )
-            else:
-                sets[p + "status"] = StepStatus.failed
-                events.append(
-                    (
-                        _event(run, RunTransition.step_done, now, "failed", sid, StepStatus.failed, error),
-                        attempt,
-                    )
-                )
-                finish(RunStatus.failed, error)
+        self.metrics.step_latency.labels(state.get("action", ""), result.status.value).observe(t.elapsed_s)
         try:
-            await self.runs.check(run, {"$set": sets})
+            await self.runs.check_patch(run, t.patch)
         except Unstorable as exc:
-            # The result (an output too large, a value the store cannot hold) ends the run failed,
-            # with the reason and without the output; nothing after it is sent.
-            error = error_doc("run_unstorable", f"the step's result could not be stored: {exc}")
-            sets = {
-                p + "finished_at": now,
-                p + "status": StepStatus.failed,
-                p + "error": error,
-                p + "output": None,
-                "updated_at": now,
-            }
-            commands, events = [], []
-            events.append(
-                (_event(run, RunTransition.step_done, now, "failed", sid, StepStatus.failed, error), attempt)
-            )
-            finish(RunStatus.failed, error)
-        if sets.get("status") == RunStatus.waiting.value:
-            # Scheduled before the run says "waiting": a waiting run always has its retry (a stray
-            # item, if the update below loses, finds the run moved on and is dropped).
-            await self.schedule.set(run["_id"], sets[p + "next_attempt_at"], "retry", sid, attempt)
+            t = machine.unstorable_result(run, result.step_id, attempt, str(exc), now, t.elapsed_s)
+        for entry in t.schedule:
+            # Before the run says "waiting": a waiting run always has its retry (a stray item, if
+            # the write below loses, finds the run moved on and is dropped).
+            await self.schedule.set(entry.run_id, entry.wake_at, entry.kind, entry.step_path, entry.attempt)
         traces = {run["_id"]: run.get("traceparent")}
         # The transition's lifecycle events are acknowledged before the run is written: once the
         # write is in, a redelivered result finds the step applied and publishes nothing, so a crash
         # between the write and a later publish would lose them from runs.v1. Published first, a
         # crash before the write makes the redelivered result apply and publish them again with the
         # same deterministic ce_ids (runs.v1 consumers dedupe by ce_id).
-        await self.publisher.wait(await self.publisher.enqueue([], events, traces))
-        expect = {p + "status": StepStatus.running, p + "attempt": attempt, "status": run["status"]}
-        updated = await self.runs.update_if(run["_id"], expect, {"$set": sets}, current=run)
+        await self.publisher.wait(await self.publisher.enqueue([], t.events, traces))
+        assert t.guard is not None
+        updated = await self.runs.write(run, t.patch, t.guard)
         if updated is None:
             return await self.runs.get(run["_id"])  # another consumer applied it first
         # The next step's command after the write: a lost one is recovered by the run's check.
-        pending += await self.publisher.enqueue(commands, [], traces)
+        pending += await self.publisher.enqueue(t.commands, [], traces)
         self._count(updated)
         if updated["status"] == RunStatus.failed.value:
             await self._failed(updated)
@@ -684,20 +555,14 @@ class RunEngine:
         run = await self.runs.get(run_id, tenant)
         if run is None:
             raise RunNotFound(run_id)
-        if run["status"] not in CANCELLABLE:
-            raise CancelRefused(
-                f"run {run_id} is {run['status']}; only running or waiting runs can be cancelled"
-            )
-        now = self.clock.now()
-        error = error_doc("cancelled", reason)
-        sets = {"status": CANCELLED, "finished_at": now, "updated_at": now, "error": error}
-        updated = await self.runs.update_if(
-            run_id, {"status": run["status"], "updated_at": run["updated_at"]}, {"$set": sets}, current=run
-        )
+        t = machine.cancel(run, reason, self.clock.now())
+        if isinstance(t, str):
+            raise CancelRefused(t)
+        assert t.guard is not None
+        updated = await self.runs.write(run, t.patch, t.guard)
         if updated is None:
             raise CancelRefused(f"run {run_id} changed while cancelling; try again")
-        event = _event(updated, RunTransition.finished, now, CANCELLED, error=error)
-        await self.publisher.send([], [(event, 1)], {run_id: updated.get("traceparent")})
+        await self.publisher.send([], t.events, {run_id: updated.get("traceparent")})
         self._count(updated)
         return updated
 
