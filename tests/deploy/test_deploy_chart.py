@@ -84,6 +84,8 @@ def test_full_values_render_every_optional_kind(rendered: dict[str, list[Manifes
         "ScaledObject",
         "KafkaTopic",
         "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
     } <= kinds
     assert "HorizontalPodAutoscaler" not in kinds, "KEDA creates the HPA itself; never both"
 
@@ -113,6 +115,12 @@ def _sample(rendered: dict[str, list[Manifest]], kind: str) -> Manifest:
         ("ServiceMonitor", lambda d: d["spec"].pop("selector"), "selector"),
         ("ServiceMonitor", lambda d: d["spec"]["endpoints"][0].update(interval="30 seconds"), "interval"),
         ("ServiceMonitor", lambda d: d["spec"]["endpoints"][0].update(scheme="ftp"), "scheme"),
+        ("PrometheusRule", lambda d: d["spec"]["groups"][0]["rules"][0].pop("expr"), "expr"),
+        (
+            "PrometheusRule",
+            lambda d: d["spec"]["groups"][0]["rules"][0].update({"for": "ten minutes"}),
+            "ten",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )

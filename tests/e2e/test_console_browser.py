@@ -3,6 +3,7 @@
 
 After ``make demo``'s flow: sign in, find the demo purchase's run by the buyer's e-mail, open it;
 replay a failed run; another tenant signed in through the same console neither sees nor acts on it.
+The same module proves that every metric of the chart's alerts and dashboard is exported.
 Screenshots go to ``test-artifacts/console/`` (gitignored). Cancelling a waiting run and publishing a
 draft are not tested: the router on this version has neither (docs/console.md).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deploy.alert_metrics import exported_names, used_metrics
 from system_harness import ROOT, System, running_system
 from waiting import wait_for
 
@@ -155,3 +157,17 @@ async def test_console_in_chromium(system: System, demo, browser) -> None:
     await intruder.screenshot(path=ARTIFACTS / "other-tenant.png", full_page=True)
     async with httpx.AsyncClient(base_url=system.url("router"), headers=system.auth) as http:
         assert (await http.get(f"/v1/runs/{failed_id}")).json()["replays"] == 1
+
+
+async def test_every_alert_and_dashboard_metric_is_exported(system: System) -> None:
+    """Every metric the chart's PrometheusRule and Grafana dashboard use is on a service's /metrics
+    (here, sharing this module's running system rather than starting another)."""
+    exported: set[str] = set()
+    async with httpx.AsyncClient() as http:
+        for name in ("router", "kartra-gateway", "xero-gateway"):
+            answer = await http.get(f"{system.url(name)}/metrics")
+            assert answer.status_code == 200
+            exported |= exported_names(answer.text)
+    used = used_metrics()
+    assert len(used) >= 10
+    assert not used - exported, f"not exported by any service: {sorted(used - exported)}"
