@@ -97,6 +97,9 @@ def test_rule_targets_are_checked() -> None:
         RuleSpec(name="a", kinds=["run_failed"], channel="webhook", target="file:///etc/passwd")
     with pytest.raises(ValidationError):
         RuleSpec(name="a", kinds=[], channel="webhook", target="https://hooks.example/x")
+    # kinds nothing sends yet are refused, not accepted and left silent
+    with pytest.raises(ValidationError, match="not sent by the notifier yet"):
+        RuleSpec(name="a", kinds=["dead_letters"], channel="webhook", target="https://hooks.example/x")
 
 
 def test_a_zap_failing_at_the_ratio_is_at_risk_before_it_is_disabled() -> None:
@@ -105,3 +108,28 @@ def test_a_zap_failing_at_the_ratio_is_at_risk_before_it_is_disabled() -> None:
     assert at_risk(policy, 11, 11) and not policy.should_disable(11, 11)
     assert not at_risk(policy, 15, 10)
     assert policy.should_disable(21, 21)
+
+
+class FixedOutcomes:
+    def __init__(self, total: int, failed: int) -> None:
+        self.total, self.failed, self.calls = total, failed, 0
+
+    async def count_outcomes(self, zap_id: str, since: datetime) -> tuple[int, int]:
+        self.calls += 1
+        return self.total, self.failed
+
+
+async def test_the_notifier_warns_once_a_day_before_the_zap_is_turned_off() -> None:
+    from zap_router.domain.clock import ManualClock
+    from zap_router.engine.notifier import Notifier
+
+    outcomes = FixedOutcomes(total=12, failed=12)
+    notifier = Notifier(store=None, sender=None, clock=ManualClock(T0), outcomes=outcomes)  # type: ignore[arg-type]
+    failures = [notice_from_run_event(f"r{i}:finished", event("finished", "failed")) for i in range(6)]
+    warnings = await notifier.warnings_for([n for n in failures if n])
+    # counted on the first failure and the sixth (every fifth), one warning key per zap and day
+    assert outcomes.calls == 2
+    assert {w.key for w in warnings} == {"zap_at_risk:z1:2026-12-01"} and warnings[0].kind == Kind.zap_at_risk
+    past = FixedOutcomes(total=30, failed=30)  # past the rule: the router turns it off, no warning
+    fresh = Notifier(store=None, sender=None, clock=ManualClock(T0), outcomes=past)  # type: ignore[arg-type]
+    assert await fresh.warnings_for([n for n in failures if n][:1]) == [] and past.calls == 1
