@@ -204,3 +204,18 @@ async def test_a_busy_command_keeps_its_place_in_a_one_worker_lane() -> None:
     assert order == [0, 1, 2, 3]
     await lanes.close()
     await asyncio.sleep(0)
+
+
+async def test_the_record_handler_answers_not_done_for_a_busy_command() -> None:
+    ledger, port, results = FakeLedger(), ScriptedPort(), FakeResults()
+    await ledger.claim(command(), "other-replica")
+
+    async def dead_letter(record: Record, exc: BaseException) -> None:
+        raise AssertionError("a valid command is never dead-lettered")
+
+    handle = command_record_handler(runner(ledger, port, results), dead_letter)
+    value, headers = encode(
+        CloudEvent(id="e3", source="/router", type="kxflow.command.v1", tenant="t1", data=command())
+    )
+    assert await handle(Record(value, list(headers.items()))) is False
+    assert port.calls == []

@@ -19,12 +19,15 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
 from kxflow_contracts.results import RESULT_TYPE, ActionError, ActionResult, ResultStatus
+from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
 from kxflow_contracts.runtime.ledger import Claim, Decision
+from kxflow_contracts.runtime.telemetry import traced_record_handler
 
 DEADLINE_EXCEEDED = "deadline_exceeded"
 DEADLINE_ALIASES = ("deadline_passed",)
@@ -181,3 +184,29 @@ def command_record_handler(
         return await runner.handle(cmd) is not None
 
     return handle
+
+
+def command_consumer(
+    bootstrap_servers: str,
+    topic: str,
+    group_id: str,
+    runner: CommandRunner,
+    dead_letter: DeadLetter,
+    tracer: trace.Tracer,
+    *,
+    per_key_workers: int,
+    client_id: str,
+    max_buffered_per_partition: int = 5000,
+) -> KeyedConsumer:
+    """A gateway's command consumer: one lane per connection (the record key
+    ``{tenant}:{connection_id}``), ``per_key_workers`` wide (1 keeps a connection's order), each
+    record processed in a span continuing the router's trace."""
+    return KeyedConsumer(
+        bootstrap_servers,
+        topic,
+        group_id,
+        traced_record_handler(tracer, command_record_handler(runner, dead_letter)),
+        per_key_workers=per_key_workers,
+        max_buffered_per_partition=max_buffered_per_partition,
+        client_id=client_id,
+    )

@@ -18,14 +18,13 @@ from kartra_gateway.adapters.dedupe_batcher import BatchedSeenKeys
 from kartra_gateway.adapters.kartra_client import KartraClient
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.adapters.rate_limiter import AppRateLimiter
-from kartra_gateway.entrypoints.commands import command_consumer
 from kartra_gateway.entrypoints.connections_api import connections_router
 from kartra_gateway.entrypoints.webhooks import WEBHOOK_PATHS, WebhookFastPath, Webhooks, webhook_router
 from kartra_gateway.service_layer.execute import SOURCE, KartraActions
 from kartra_gateway.service_layer.intake import Intake
 from kartra_gateway.settings import GatewaySettings
 from kxflow_contracts.runtime.auth import bearer_tenant
-from kxflow_contracts.runtime.commands import CommandRunner
+from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer

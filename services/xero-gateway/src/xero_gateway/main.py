@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 
 from kxflow_contracts.runtime.auth import bearer_tenant
+from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, mongo_check
-from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
-from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
+from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.limits import AdminLimits
@@ -31,7 +31,6 @@ from kxflow_contracts.runtime.telemetry import (
     instrument_app,
     instrument_httpx_client,
     make_tracer_provider,
-    traced_record_handler,
 )
 from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
@@ -100,11 +99,14 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     api = XeroApi(http, settings.api_base_url, scheduler, tokens, settings.max_attempts)
     from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
+    def on_dead_letter(topic: str, _exc: BaseException) -> None:
+        metrics.dead_letters.labels(topic).inc()
+
     broker = make_broker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
-        on_dead_letter=lambda topic, _exc: metrics.dead_letters.labels(topic).inc(),
+        on_dead_letter=on_dead_letter,
     )
     publisher = Publisher(broker, settings.topics)
     seen = SeenKeys(db["seen_keys"])
@@ -117,8 +119,15 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         on_event=lambda outcome: metrics.write_guard.labels(outcome).inc(),
     )
     ledger = ActionLedger(db["action_ledger"])
-    executor = Executor(api, repos, ledger, writes)
     states = OAuthStates(db["oauth_states"], settings.oauth_state_ttl_seconds)
+    runner = CommandRunner(
+        ledger,
+        Executor(api, repos, writes),
+        KafkaResults(broker, settings.topics.action_results),
+        source="/xero-gateway",
+        owner=settings.service_name,
+        on_result=lambda _cmd, result: metrics.results.labels(result.status.value).inc(),
+    )
     hydrator = Hydrator(api, repos, seen, publisher)
     poller = Poller(api, repos, seen, hydrator, settings, clock)
     backfills = Backfills(repos, poller)
@@ -133,20 +142,13 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
         custom_connection_tenant=settings.custom_connection_tenant if settings.custom_connection else None,
     )
     consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
-    commands = KeyedConsumer(
+    commands = command_consumer(
         settings.kafka_bootstrap_servers,
         settings.topics.xero_commands,
         settings.consumer_group,
-        traced_record_handler(
-            provider.get_tracer("kxflow.xero-gateway"),
-            consumers.command_handler(
-                broker,
-                executor,
-                publisher,
-                on_result=lambda status: metrics.results.labels(status).inc(),
-                on_dead_letter=lambda topic, _exc: metrics.dead_letters.labels(topic).inc(),
-            ),
-        ),
+        runner,
+        record_dead_letterer(broker, on_dead_letter),
+        provider.get_tracer("kxflow.xero-gateway"),
         per_key_workers=settings.concurrent,
         max_buffered_per_partition=settings.command_buffer_per_partition,
         client_id=settings.service_name,
@@ -232,7 +234,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     app.state.poller = poller
     app.state.commands = commands
     app.state.backfills = backfills
-    app.state.executor = executor
+    app.state.executor = runner
     app.state.writes = writes
     return app
 

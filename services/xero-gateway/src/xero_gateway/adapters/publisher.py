@@ -1,4 +1,5 @@
-"""Publishing to Kafka: trigger events, raw webhook batches and action results (acks=all)."""
+"""Publishing to Kafka: trigger events and raw webhook batches (acks=all; action results go through
+``runtime.kafka.KafkaResults``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent
-from kxflow_contracts.results import RESULT_TYPE, ActionResult
 from kxflow_contracts.runtime.kafka import publish_event
 from kxflow_contracts.topics import Topics
 
@@ -30,14 +29,3 @@ class Publisher:
             key=key.encode(),
             headers={"content-type": "application/json", **headers},
         )
-
-    async def result(self, cmd: ActionCommand, result: ActionResult) -> None:
-        event = CloudEvent(
-            id=f"{cmd.command_id}:{cmd.attempt}",
-            source="/xero-gateway",
-            type=RESULT_TYPE,
-            subject=cmd.command_id,
-            tenant=cmd.tenant,
-            data=result,
-        )
-        await publish_event(self.broker, self.topics.action_results, event, cmd.run_id)

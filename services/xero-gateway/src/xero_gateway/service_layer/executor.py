@@ -1,19 +1,19 @@
-"""Executing one action command: ledger claim → Xero call(s) → typed output → ledger → result.
+"""Executing one Xero action command: validate → Xero call(s) → typed output (``Executor``).
 
-Simple actions run from their table row (``domain.actions.SPECS``); composite ones are the small
-functions in ``COMPOSITES``, each built on the same ``_send``. Every keyed write goes through
-``service_layer.writes.WriteGuard`` (``_call``), which never relies on an Idempotency-Key Xero may
-have forgotten: past its window a write whose outcome is unknown is looked up, or refused
-``outcome_unknown``.
+The rest of a command's path (ledger claim and renewal, redelivery, busy, deadline, the result
+event) is the shared skeleton, ``kxflow_contracts.runtime.commands.CommandRunner``; ``Executor`` is
+the ``ActionPort`` it executes through. Simple actions run from their table row
+(``domain.actions.SPECS``); composite ones are the small functions in ``COMPOSITES``, each built
+on the same ``_send``. Every keyed write goes through ``service_layer.writes.WriteGuard``
+(``_call``), which never relies on an Idempotency-Key Xero may have forgotten: past its window a
+write whose outcome is unknown is looked up, or refused ``outcome_unknown``.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,8 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from kxflow_contracts.catalog import CATALOG, CatalogError
 from kxflow_contracts.commands import ActionCommand
-from kxflow_contracts.results import ActionError, ActionResult, ResultStatus
-from kxflow_contracts.runtime.ledger import ActionLedger, Decision
+from kxflow_contracts.results import ActionError
+from kxflow_contracts.runtime.commands import ActionFailed
 from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
@@ -33,80 +33,50 @@ from xero_gateway.domain.write_attempts import Policy
 from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
 
 
-class Failed(Exception):
-    def __init__(self, error: ActionError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class Busy(Exception):
-    """Another consumer is executing this command right now (around a rebalance)."""
+class Failed(ActionFailed):
+    """A known failure of one command (Xero's answer verbatim, bad input, unknown connection)."""
 
 
 class Executor:
-    def __init__(
-        self, api: XeroApi, repos: Repositories, ledger: ActionLedger, writes: WriteGuard | None = None
-    ) -> None:
+    """The ``ActionPort`` of xero-gateway."""
+
+    def __init__(self, api: XeroApi, repos: Repositories, writes: WriteGuard | None = None) -> None:
         self.api = api
         self.repos = repos
-        self.ledger = ledger
         self.writes = writes
 
-    async def handle(self, cmd: ActionCommand) -> ActionResult:
-        claim = await self.ledger.claim(cmd)
-        if claim.decision is Decision.replay and claim.result is not None:
-            return claim.result
-        if claim.decision is Decision.busy:
-            raise Busy(cmd.command_id)
-        async with self.ledger.keep(cmd):
-            result = await self.execute(cmd)
-        await self.ledger.complete(cmd, result)
-        return result
-
-    async def execute(self, cmd: ActionCommand) -> ActionResult:
-        started = time.monotonic()
-        status, output, error = ResultStatus.succeeded, None, None
+    async def run(self, cmd: ActionCommand, reexecution: bool) -> dict[str, Any] | None:
+        """``reexecution`` needs nothing here: every keyed write goes through the write guard."""
         try:
-            output = await self._run(cmd)
-            if output is None:
-                status = ResultStatus.not_found
+            return await self._run(cmd)
         except Failed as exc:
-            status, error = ResultStatus.failed, exc.error
-            if error.code == "not_found" and CATALOG.get(cmd.action).kind.value == "search":
-                status, error = ResultStatus.not_found, None
-        except InvalidXeroId as exc:  # the command's own id: sending it again cannot help
-            status, error = ResultStatus.failed, ActionError(code="invalid_input", message=str(exc))
-        except NeedsReauth as exc:
-            status = ResultStatus.failed
-            error = ActionError(
+            if exc.error.code == "not_found" and CATALOG.get(cmd.action).kind.value == "search":
+                return None
+            raise
+
+    def failure(self, cmd: ActionCommand, exc: Exception) -> ActionError | None:
+        """Known upstream outcomes become results; anything else (MongoDB away…) propagates and
+        the command is tried again."""
+        if isinstance(exc, InvalidXeroId):  # the command's own id: sending it again cannot help
+            return ActionError(code="invalid_input", message=str(exc))
+        if isinstance(exc, NeedsReauth):
+            return ActionError(
                 code=NEEDS_REAUTH,
                 message=f"The Xero connection needs re-authorisation: {exc}",
                 retryable=False,
                 http_status=401,
             )
-        except XeroUnavailable as exc:
-            status = ResultStatus.failed
-            error = ActionError(
+        if isinstance(exc, XeroUnavailable):
+            return ActionError(
                 code="upstream_unavailable",
                 message=str(exc),
                 retryable=True,
                 http_status=exc.status,
                 details=body_of(exc.text) if exc.text else None,
             )
-        return ActionResult(
-            command_id=cmd.command_id,
-            run_id=cmd.run_id,
-            step_id=cmd.step_id,
-            status=status,
-            output=output,
-            error=error,
-            attempts=cmd.attempt,
-            duration_ms=(time.monotonic() - started) * 1000,
-        )
+        return None
 
     async def _run(self, cmd: ActionCommand) -> dict[str, Any] | None:
-        if cmd.not_after is not None and cmd.not_after < datetime.now(UTC):
-            raise Failed(ActionError(code="deadline_passed", message="the command's not_after has passed"))
         try:
             entry = CATALOG.get(cmd.action)
             spec = act.SPECS[cmd.action]
