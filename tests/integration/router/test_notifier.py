@@ -31,6 +31,9 @@ from zap_router.main import create_app
 from zap_router.testing import demo_catalog
 
 
+pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
+
+
 class Inbox:
     """Webhook bodies and e-mails received."""
 
