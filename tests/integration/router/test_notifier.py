@@ -30,7 +30,6 @@ from zap_router.engine.notifier import Notifier
 from zap_router.main import create_app
 from zap_router.testing import demo_catalog
 
-
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
 
