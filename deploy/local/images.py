@@ -290,11 +290,11 @@ def image_size_mb(ref: str) -> float:
     return int(podman("image", "inspect", "--format", "{{.Size}}", ref).stdout.strip()) / 1e6
 
 
-def export(built: Built) -> tuple[Path, Path]:
+def export(built: Built, dist: Path = DIST) -> tuple[Path, Path]:
     """OCI archive + CycloneDX SBOM (the image's locked Python dependencies) beside it."""
-    DIST.mkdir(parents=True, exist_ok=True)
+    dist.mkdir(parents=True, exist_ok=True)
     stem = f"kxflow-{built.name}-{version()}-{(git('rev-parse', 'HEAD') or 'unknown')[:12]}"
-    archive, sbom = DIST / f"{stem}.oci.tar", DIST / f"{stem}.cdx.json"
+    archive, sbom = dist / f"{stem}.oci.tar", dist / f"{stem}.cdx.json"
     if not archive.exists():
         tmp = archive.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)

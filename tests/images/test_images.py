@@ -9,6 +9,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,6 +40,19 @@ def test_images_are_small_labelled_and_run_as_uid_10001(built: list) -> None:
         assert labels["org.opencontainers.image.licenses"]
         tags = set(info["RepoTags"])
         assert {f"localhost/kxflow/{b.name}:{images.version()}", f"localhost/kxflow/{b.name}:dev"} <= tags
+
+
+def test_an_image_exports_as_an_oci_archive_with_an_sbom_beside_it(built: list, tmp_path: Path) -> None:
+    sandboxes = next(b for b in built if b.name == "sandboxes")
+    archive, sbom = images.export(sandboxes, tmp_path)
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        assert "oci-layout" in tar.getnames()
+    assert index["manifests"][0]["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    bom = json.loads(sbom.read_text())
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+    names = {c["name"] for c in bom["components"]}
+    assert {"fastapi", "uvicorn", "httpx"} <= names and "pytest" not in names  # runtime deps only
 
 
 def test_an_image_is_reused_when_its_inputs_are_unchanged(built: list) -> None:
