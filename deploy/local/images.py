@@ -83,6 +83,7 @@ IMAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sandboxes": ("kxflow-sandboxes", ("kartra-sandbox", "xero-sandbox")),
 }
 SIZE_TARGET_MB = 250
+KEEP_BUILDS = 3  # images kept per repository (the newest)
 READY_TARGET_S = 10.0
 UID = "10001:10001"
 # The Helm chart's terminationGracePeriodSeconds (deploy/helm/kxflow/values.yaml).
@@ -283,7 +284,21 @@ def build(name: str, base: str, uv: str) -> Built:
         podman(*args, "-t", keyed, str(ROOT), timeout=1800)
     for tag in tags:
         podman("tag", keyed, tag)
+    prune(repo, keep=KEEP_BUILDS)
     return Built(name, tags[-1], [keyed, *tags], cached, time.monotonic() - started)
+
+
+def prune(repo: str, keep: int) -> None:
+    """Keep the store bounded: of ``repo``'s images, the ``keep`` newest stay (a CI run per commit
+    would otherwise add a virtualenv layer per image per commit, forever)."""
+    out = podman("images", "--format", "{{.ID}} {{.CreatedAt}}", "--filter", f"reference={repo}", check=False)
+    newest = sorted(
+        {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in out.stdout.splitlines() if " " in ln}.items(),
+        key=lambda kv: kv[1],
+        reverse=True,
+    )
+    for image_id, _ in newest[keep:]:
+        podman("rmi", "--force", image_id, check=False)
 
 
 def image_size_mb(ref: str) -> float:
