@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from kxflow_contracts.catalog.base import OpenModel
 from kxflow_contracts.models.xero import (
@@ -31,25 +31,47 @@ _AMOUNTS = "Whether line amounts include tax: Exclusive, Inclusive or NoTax"
 _QUOTE_AMOUNTS = "Whether line amounts include tax: EXCLUSIVE, INCLUSIVE or NOTAX (quotes spell it so)"
 
 
-class AttachmentFile(OpenModel):
-    """A file attached to the document the action writes, after the write (Xero's separate call)."""
+_URL = (
+    "Or the file's https URL: the gateway fetches it (public hosts only, size-capped, allowed content "
+    "types; see the operator guide's attachment settings) instead of ContentBase64"
+)
 
-    FileName: str = Field(min_length=1, max_length=255, description="File name with its extension")
-    ContentBase64: str = Field(
-        max_length=14_000_000, description="The file's bytes, base64 (Xero takes up to 10 MB a file)"
-    )
-    MimeType: str = Field(default="application/octet-stream", description="The file's content type")
-    IncludeOnline: bool | None = Field(default=None, description="Show it on the online invoice")
 
-    @field_validator("ContentBase64")
-    @classmethod
-    def _base64(cls, value: str) -> str:
-        """Checked before anything is written: a bad file must not fail a step after its document."""
+def _one_source(content: str | None, url: str | None) -> None:
+    """A file comes as content or by URL: exactly one of them."""
+    if bool(content) == bool(url):
+        raise ValueError("give exactly one of ContentBase64 (the file's bytes) and URL (where to fetch it)")
+
+
+def _checked_base64(value: str | None) -> str | None:
+    """Checked before anything is written: a bad file must not fail a step after its document."""
+    if value:
         try:
             base64.b64decode(value, validate=True)
         except ValueError:
             raise ValueError("ContentBase64 is not base64") from None
-        return value
+    return value
+
+
+class AttachmentFile(OpenModel):
+    """A file attached to the document the action writes, after the write (Xero's separate call)."""
+
+    FileName: str = Field(min_length=1, max_length=255, description="File name with its extension")
+    ContentBase64: str | None = Field(
+        default=None,
+        max_length=14_000_000,
+        description="The file's bytes, base64 (Xero takes up to 10 MB a file); or give URL",
+    )
+    URL: str | None = Field(default=None, max_length=2048, description=_URL)
+    MimeType: str = Field(default="application/octet-stream", description="The file's content type")
+    IncludeOnline: bool | None = Field(default=None, description="Show it on the online invoice")
+
+    _base64 = field_validator("ContentBase64")(_checked_base64)
+
+    @model_validator(mode="after")
+    def _one(self) -> AttachmentFile:
+        _one_source(self.ContentBase64, self.URL)
+        return self
 
 
 _ATTACHMENTS = "Files attached after the write, one PUT /{Resource}/{id}/Attachments/{FileName} each (≤ 10)"
@@ -481,9 +503,18 @@ class AttachmentUploadInput(OpenModel):
     ] = Field(description="Resource type")
     ResourceID: str = Field(description="The resource's id")
     FileName: str = Field(description="File name")
-    ContentBase64: str = Field(description="The file's bytes, base64")
+    # Required in the published v1 schema, so it stays a required string: "" when URL is given.
+    ContentBase64: str = Field(description='The file\'s bytes, base64 ("" when URL is given)')
+    URL: str | None = Field(default=None, max_length=2048, description=_URL)
     MimeType: str = Field(default="application/octet-stream", description="The file's content type")
     IncludeOnline: bool | None = Field(default=None, description="Show on the online invoice")
+
+    _base64 = field_validator("ContentBase64")(_checked_base64)
+
+    @model_validator(mode="after")
+    def _one(self) -> AttachmentUploadInput:
+        _one_source(self.ContentBase64, self.URL)
+        return self
 
 
 class FindInvoiceInput(OpenModel):

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from kxflow_contracts.runtime.telemetry import (
     instrument_httpx_client,
     make_tracer_provider,
 )
+from kxflow_contracts.runtime.url_fetch import fetch_url
 from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
 from xero_gateway.adapters.oauth_states import OAuthStates, purge_orphan_token_sets
@@ -122,7 +124,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     states = OAuthStates(db["oauth_states"], settings.oauth_state_ttl_seconds)
     runner = CommandRunner(
         ledger,
-        Executor(api, repos, writes),
+        Executor(api, repos, writes, fetch=partial(fetch_url, policy=settings.fetch_policy)),
         KafkaResults(broker, settings.topics.action_results),
         source="/xero-gateway",
         owner=settings.service_name,

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kxflow_contracts.runtime.settings import ServiceSettings
+from kxflow_contracts.runtime.url_fetch import DEFAULT_CONTENT_TYPES, FetchPolicy
 
 GRANULAR_SCOPES = (
     "openid profile email offline_access accounting.invoices accounting.payments accounting.banktransactions "
@@ -101,6 +102,32 @@ class XeroGatewaySettings(ServiceSettings):
         default_factory=lambda: ["ProfitAndLoss", "BalanceSheet"],
         description="Reports the New Report trigger watches (each costs one call per poll)",
     )
+    attachment_url_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts an attachment URL may name although they resolve to a loopback/private/reserved "
+            "address, or with http (none by default; tests allow 127.0.0.1)"
+        ),
+    )
+    attachment_max_bytes: int = Field(
+        default=10_000_000, description="Largest file fetched for an attachment URL (Xero takes 10 MB)"
+    )
+    attachment_content_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CONTENT_TYPES),
+        description="Content types an attachment URL may answer with (`type/*` allows a whole type)",
+    )
+    attachment_fetch_timeout_seconds: float = Field(
+        default=20.0, description="Longest an attachment URL fetch may take (then a retryable error)"
+    )
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            allow_hosts=frozenset(h.lower() for h in self.attachment_url_allow_hosts),
+            max_bytes=self.attachment_max_bytes,
+            content_types=tuple(t.lower() for t in self.attachment_content_types),
+            timeout_seconds=self.attachment_fetch_timeout_seconds,
+        )
 
     @property
     def scopes(self) -> str:

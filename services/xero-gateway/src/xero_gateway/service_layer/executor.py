@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,6 +25,7 @@ from kxflow_contracts.catalog import CATALOG, CatalogError
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.results import ActionError
 from kxflow_contracts.runtime.commands import ActionFailed
+from kxflow_contracts.runtime.url_fetch import Fetched, FetchPolicy, FetchRefused, FetchTimedOut, fetch_url
 from xero_gateway.adapters.repositories import Connection, Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
@@ -31,6 +33,9 @@ from xero_gateway.domain.errors import NEEDS_REAUTH, NeedsReauth, body_of, class
 from xero_gateway.domain.ids import InvalidXeroId, path_segment
 from xero_gateway.domain.write_attempts import Policy
 from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
+
+Fetch = Callable[[str], Awaitable[Fetched]]
+"""Fetches an attachment given by URL (``kxflow_contracts.runtime.url_fetch``, the SSRF guard)."""
 
 
 class Failed(ActionFailed):
@@ -40,10 +45,17 @@ class Failed(ActionFailed):
 class Executor:
     """The ``ActionPort`` of xero-gateway."""
 
-    def __init__(self, api: XeroApi, repos: Repositories, writes: WriteGuard | None = None) -> None:
+    def __init__(
+        self,
+        api: XeroApi,
+        repos: Repositories,
+        writes: WriteGuard | None = None,
+        fetch: Fetch | None = None,
+    ) -> None:
         self.api = api
         self.repos = repos
         self.writes = writes
+        self.fetch: Fetch = fetch or partial(fetch_url, policy=FetchPolicy())
 
     async def run(self, cmd: ActionCommand, reexecution: bool) -> dict[str, Any] | None:
         """``reexecution`` needs nothing here: every keyed write goes through the write guard."""
@@ -98,9 +110,11 @@ class Executor:
         if spec.composite:
             output = await COMPOSITES[spec.composite](self, conn, cmd, data)
         else:
+            # files by URL are fetched before the write: a refused file must not fail after it
+            files = [(file, await _content(self, file)) for file in data.get("Attachments") or []]
             output = await self._simple(conn, cmd, spec, data)
-            if output is not None and data.get("Attachments"):
-                output = await _attach(self, conn, cmd, spec, output, data["Attachments"])
+            if output is not None and files:
+                output = await _attach(self, conn, cmd, spec, output, files)
         return _typed(entry.output_model, output)
 
     async def _simple(
@@ -393,6 +407,20 @@ async def _add_items(ex: Executor, conn: Connection, cmd: ActionCommand, data: d
     )
 
 
+async def _content(ex: Executor, file: dict[str, Any]) -> bytes:
+    """A file's bytes: fetched from its ``URL`` through the SSRF guard, or its ``ContentBase64``."""
+    if not file.get("URL"):
+        return _decoded(file)
+    try:
+        return (await ex.fetch(file["URL"])).content
+    except FetchRefused as exc:
+        raise Failed(ActionError(code="invalid_input", message=f"{file['FileName']}: {exc}")) from None
+    except FetchTimedOut as exc:
+        raise Failed(
+            ActionError(code="fetch_timeout", message=f"{file['FileName']}: {exc}", retryable=True)
+        ) from None
+
+
 def _decoded(file: dict[str, Any]) -> bytes:
     try:
         return base64.b64decode(file["ContentBase64"], validate=True)
@@ -407,7 +435,7 @@ async def _attachment_upload(ex: Executor, conn: Connection, cmd: ActionCommand,
         data["ResourceType"],
         data["ResourceID"],
         data["FileName"],
-        _decoded(data),
+        await _content(ex, data),
         bool(data.get("IncludeOnline")),
     )
     return _first(await ex._send(conn, req, cmd.command_id, cmd), "Attachments")
@@ -419,16 +447,16 @@ async def _attach(
     cmd: ActionCommand,
     spec: act.ActionSpec,
     document: dict[str, Any],
-    files: list[dict[str, Any]],
+    files: list[tuple[dict[str, Any], bytes]],
 ) -> dict[str, Any]:
     """Uploads a written document's ``Attachments`` (each keyed from the command and its place, so a
     retry re-sends none that Xero has); the output lists what Xero stored."""
     collection = spec.collection or ""
     resource_id = document[act.ATTACHED_TO[collection]]
     stored = []
-    for i, file in enumerate(files):
+    for i, (file, content) in enumerate(files):
         req = act.attachment_request(
-            collection, resource_id, file["FileName"], _decoded(file), bool(file.get("IncludeOnline"))
+            collection, resource_id, file["FileName"], content, bool(file.get("IncludeOnline"))
         )
         body = await ex._send(conn, req, derived_key(cmd.command_id, "attachment", str(i)), cmd)
         stored.append(_first(body, "Attachments"))
