@@ -118,7 +118,7 @@ async def test_lost_invoice_answer_retried_after_the_window_is_found_not_created
     assert len(_requests(sandbox, "GET", "/Invoices")) == 1  # the lookup
     assert sandbox.stats.idempotent_replays == 0
     assert await _guard_counts(url) == {"lookup_found": 1.0}
-    doc = await app.state.repos.db["write_attempts"].find_one({"_id": cmd.command_id})
+    doc = await app.state.writes.store.attempts.find_one({"_id": cmd.command_id})
     assert doc["open"] == 0 and doc["adopted"] is True and doc["resource_id"] == invoices[0]["InvoiceID"]
     assert sandbox.stats.openapi_rejections == 0, sandbox.stats.rejection_reasons
 

@@ -63,6 +63,10 @@ class SeenKeys:
                 out.append(res.modified_count == 1)
         return out
 
+    async def contains(self, key: str) -> bool:
+        """Whether ``key`` was recorded (whatever its age), without recording it."""
+        return await self._col.find_one({"_id": key}, {"_id": 1}) is not None
+
     async def forget(self, key: str) -> None:
         """Undo a sighting (the work it guarded failed before it was durable)."""
         await self._col.delete_one({"_id": key})

@@ -35,10 +35,6 @@ class PoisonMessage(Exception):
     """A message that can never be processed (undecodable, invalid); it goes to the DLQ."""
 
 
-class TransientError(Exception):
-    """Work that failed for a reason that may pass (a store or broker down): redeliver later."""
-
-
 POISON_ERRORS: tuple[type[BaseException], ...] = (PoisonMessage, EnvelopeError, ValidationError)
 
 

@@ -66,7 +66,6 @@ class KeyedConsumer:
         self._lane_key = lane_key
         self._paused: set[TopicPartition] = set()
         self._task: asyncio.Task[None] | None = None
-        self.consumed = 0
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(**self._consumer_options)
@@ -97,7 +96,6 @@ class KeyedConsumer:
                 for record in records:
                     self.tracker.started(tp, record.offset)
                     self.dispatcher.submit(self._lane_key(record), Item(tp, record.offset, record))
-                    self.consumed += 1
             self._flow_control()
             if loop.time() - last_commit >= self._commit_interval:
                 await self.commit()

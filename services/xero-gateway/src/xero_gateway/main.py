@@ -38,7 +38,7 @@ from xero_gateway.adapters.identity import IdentityClient
 from xero_gateway.adapters.metrics import Metrics
 from xero_gateway.adapters.oauth_states import OAuthStates, purge_orphan_token_sets
 from xero_gateway.adapters.publisher import Publisher
-from xero_gateway.adapters.repositories import Repositories
+from xero_gateway.adapters.repositories import BackfillJobs, Repositories
 from xero_gateway.adapters.write_attempts import WriteAttempts
 from xero_gateway.adapters.xero_api import XeroApi
 from xero_gateway.domain.budget import AppBudget, OrgBudget
@@ -56,20 +56,29 @@ from xero_gateway.service_layer.writes import WriteGuard
 from xero_gateway.settings import XeroGatewaySettings
 
 
-def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) -> FastAPI:
-    """``overrides``: ``tracer_provider``, ``http_client``, ``clock``, ``configure_logs`` (tests)."""
+def create_app(
+    settings: XeroGatewaySettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    mongo_client: AsyncMongoClient[Any] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Clock | None = None,
+    configure_logs: bool = False,
+) -> FastAPI:
+    """The xero-gateway app; the keyword overrides are for tests (and ``configure_logs`` for
+    ``python -m xero_gateway``)."""
     settings = settings or XeroGatewaySettings()
-    if overrides.get("configure_logs", False):
+    if configure_logs:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
     REDACTOR.register(settings.client_secret, settings.webhook_key)
-    provider: TracerProvider = overrides.get("tracer_provider") or make_tracer_provider(
-        settings.service_name, settings.otlp_endpoint
-    )
+    provider = tracer_provider or make_tracer_provider(settings.service_name, settings.otlp_endpoint)
     metrics = Metrics()
-    clock: Clock = overrides.get("clock") or Clock(settings.clock_speed)
-    http = overrides.get("http_client") or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+    clock = clock or Clock(settings.clock_speed)
+    http = http_client or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     instrument_httpx_client(http, provider)
-    mongo: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_url, serverSelectionTimeoutMS=20000)
+    mongo: AsyncMongoClient[Any] = mongo_client or AsyncMongoClient(
+        settings.mongodb_url, serverSelectionTimeoutMS=20000
+    )
     db = mongo[settings.mongodb_database]
     repos = Repositories(db, SecretBox(settings.secret_keys))
     identity = IdentityClient(
@@ -132,7 +141,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
     )
     hydrator = Hydrator(api, repos, seen, publisher)
     poller = Poller(api, repos, seen, hydrator, settings, clock)
-    backfills = Backfills(repos, poller)
+    backfills = Backfills(repos, BackfillJobs(db), poller)
     connect = ConnectService(
         repos,
         identity,
@@ -165,7 +174,7 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
                 metrics.queued.labels(org).set(scheduler.queued(org))
                 metrics.throttled.labels(org).set(budget.throttled)
             with contextlib.suppress(Exception):
-                metrics.needs_reauth.set(await db["connections"].count_documents({"status": "needs_reauth"}))
+                metrics.needs_reauth.set(await repos.count_needing_reauth())
             await asyncio.sleep(2)
 
     async def purge_write_attempts() -> None:
@@ -201,9 +210,10 @@ def create_app(settings: XeroGatewaySettings | None = None, **overrides: Any) ->
             await asyncio.gather(*tasks, return_exceptions=True)
             await commands.stop()
             await broker.stop()
-            if "http_client" not in overrides:
+            if http_client is None:
                 await http.aclose()
-            await mongo.close()
+            if mongo_client is None:
+                await mongo.close()
 
     app = FastAPI(title="kxflow xero-gateway", version="1.0", lifespan=lifespan)
     tenant_dep = bearer_tenant(lambda: settings.api_tokens)

@@ -13,7 +13,6 @@ class GatewayMetrics:
     webhooks: Counter
     unknown_actions: Counter
     commands: Counter
-    kartra_calls: Counter
     intake_seconds: Histogram
 
     @classmethod
@@ -39,7 +38,6 @@ class GatewayMetrics:
                 ["action", "status"],
                 registry=registry,
             ),
-            kartra_calls=Counter("kartra_api_calls", "Calls made to Kartra's API", registry=registry),
             intake_seconds=Histogram(
                 "kartra_intake_seconds",
                 "Webhook intake latency (auth to Kafka acks)",

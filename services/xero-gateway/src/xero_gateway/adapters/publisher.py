@@ -16,11 +16,9 @@ class Publisher:
     def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
         self.broker = broker
         self.topics = topics
-        self.events_published = 0
 
     async def event(self, event: CloudEvent, key: str) -> None:
         await publish_event(self.broker, self.topics.xero_events, event, key)
-        self.events_published += 1
 
     async def raw_webhook(self, body: bytes, key: str, headers: dict[str, str]) -> Any:
         return await self.broker.publish(

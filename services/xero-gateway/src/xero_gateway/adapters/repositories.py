@@ -1,5 +1,6 @@
 """MongoDB repositories of the gateway (database ``kxflow_xero``): connections, token sets (tokens
-encrypted at rest), OAuth states, poll cursors and backfill jobs.
+encrypted at rest), OAuth states and poll cursors (``Repositories``), and backfill jobs
+(``BackfillJobs``). Narrow: callers get methods, never a collection.
 
 Only single-document atomic operations (FerretDB has no transactions).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -66,16 +67,15 @@ def _doc_id(tenant: str, connection_id: str) -> str:
 
 class Repositories:
     def __init__(self, db: AsyncDatabase, box: SecretBox) -> None:
-        self.db = db
         self.box = box
         self.connections = db["connections"]
         self.token_sets = db["token_sets"]
         self.states = db["oauth_states"]
         self.cursors = db["poll_cursors"]
-        self.backfills = db["backfills"]
-        self.seen = db["seen_keys"]
-        self.ledger = db["action_ledger"]
         self.locks = db["refresh_locks"]
+
+    async def count_needing_reauth(self) -> int:
+        return await self.connections.count_documents({"status": "needs_reauth"})
 
     # -- OAuth state ----------------------------------------------------------------------------
     async def new_state(self, tenant: str) -> str:
@@ -269,4 +269,41 @@ class Repositories:
         await self.cursors.update_one(
             {"_id": key, "owner": owner},
             {"$set": {"next_due": next_due, "lease_until": datetime(1970, 1, 1, tzinfo=UTC), **fields}},
+        )
+
+
+class BackfillJobs:
+    """Backfill job documents (``backfills``): created, claimed under a lease, advanced, finished."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._col = db["backfills"]
+
+    async def insert(self, job: dict[str, Any]) -> None:
+        await self._col.insert_one(job)
+
+    async def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
+        return await self._col.find_one({"_id": job_id, "tenant": tenant})
+
+    async def claim_next(self, owner: str, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+        """A queued job, or a running one whose runner's lease lapsed, now leased to ``owner``."""
+        return await self._col.find_one_and_update(
+            {"status": {"$in": ["queued", "running"]}, "lease_until": {"$lt": now}},
+            {"$set": {"status": "running", "owner": owner, "lease_until": now + lease, "updated_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def progress(
+        self, job_id: str, page: int, records: int, emitted: int, now: datetime, lease: timedelta
+    ) -> None:
+        await self._col.update_one(
+            {"_id": job_id},
+            {
+                "$set": {"pages": page, "updated_at": now, "lease_until": now + lease},
+                "$inc": {"records": records, "emitted": emitted},
+            },
+        )
+
+    async def finish(self, job_id: str, status: str, error: str | None, now: datetime) -> None:
+        await self._col.update_one(
+            {"_id": job_id}, {"$set": {"status": status, "error": error, "updated_at": now}}
         )

@@ -80,7 +80,6 @@ class XeroApi:
         self.scheduler = scheduler
         self.tokens = tokens
         self.max_attempts = max_attempts
-        self.calls = 0
 
     async def call(
         self,
@@ -118,7 +117,6 @@ class XeroApi:
                 async with self.scheduler.slot(org, priority):
                     if hooks is not None:
                         await hooks.before_send()
-                    self.calls += 1
                     res = await self._http.request(
                         method,
                         url,

@@ -16,9 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-
-from xero_gateway.adapters.repositories import Repositories
+from xero_gateway.adapters.repositories import BackfillJobs, Repositories
 from xero_gateway.domain.polls import BACKFILLS
 from xero_gateway.service_layer.poller import Poller, PollFailed
 
@@ -31,10 +29,10 @@ class BackfillError(ValueError):
 
 
 class Backfills:
-    def __init__(self, repos: Repositories, poller: Poller) -> None:
+    def __init__(self, repos: Repositories, jobs: BackfillJobs, poller: Poller) -> None:
         self.repos = repos
+        self.jobs = jobs
         self.poller = poller
-        self.col = repos.backfills
         self.owner = f"{os.getpid()}-{id(self)}"
         self._kick: asyncio.Event | None = None
 
@@ -59,13 +57,13 @@ class Backfills:
             "updated_at": now,
             "lease_until": datetime(1970, 1, 1, tzinfo=UTC),
         }
-        await self.col.insert_one(job)
+        await self.jobs.insert(job)
         if self._kick is not None:
             self._kick.set()
         return public(job)
 
     async def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
-        doc = await self.col.find_one({"_id": job_id, "tenant": tenant})
+        doc = await self.jobs.get(tenant, job_id)
         return public(doc) if doc else None
 
     async def run(self, idle_seconds: float) -> None:
@@ -84,36 +82,14 @@ class Backfills:
                 await asyncio.wait_for(self._kick.wait(), idle_seconds)
 
     async def run_one(self) -> bool:
-        now = datetime.now(UTC)
-        job = await self.col.find_one_and_update(
-            {"status": {"$in": ["queued", "running"]}, "lease_until": {"$lt": now}},
-            {
-                "$set": {
-                    "status": "running",
-                    "owner": self.owner,
-                    "lease_until": now + LEASE,
-                    "updated_at": now,
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        job = await self.jobs.claim_next(self.owner, datetime.now(UTC), LEASE)
         if job is None:
             return False
         conn = await self.repos.get(job["tenant"], job["connection_id"])
         spec = BACKFILLS[job["resource"]]
 
         async def progress(page: int, records: int, emitted: int) -> None:
-            await self.col.update_one(
-                {"_id": job["_id"]},
-                {
-                    "$set": {
-                        "pages": page,
-                        "updated_at": datetime.now(UTC),
-                        "lease_until": datetime.now(UTC) + LEASE,
-                    },
-                    "$inc": {"records": records, "emitted": emitted},
-                },
-            )
+            await self.jobs.progress(job["_id"], page, records, emitted, datetime.now(UTC), LEASE)
 
         status, error = "done", None
         try:
@@ -125,10 +101,7 @@ class Backfills:
             )
         except PollFailed as exc:
             status, error = "failed", str(exc)
-        await self.col.update_one(
-            {"_id": job["_id"]},
-            {"$set": {"status": status, "error": error, "updated_at": datetime.now(UTC)}},
-        )
+        await self.jobs.finish(job["_id"], status, error, datetime.now(UTC))
         return True
 
 

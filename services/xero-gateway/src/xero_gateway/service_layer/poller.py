@@ -195,7 +195,7 @@ class Poller:
         runs = (await self._get(conn, spec, spec.path, dict(spec.params), since)).get("PayRuns") or []
         for run in runs:
             seen_key = change_key(conn.tenant, conn.connection_id, "payrun", run["PayRunID"], "fetched")
-            if await self.repos.seen.find_one({"_id": seen_key}) is not None:
+            if await self.seen.contains(seen_key):
                 continue
             full = (await self._get(conn, spec, f"{spec.path}/{run['PayRunID']}", {}, None)).get(
                 "PayRuns"
