@@ -41,6 +41,7 @@ def override(kafka: str, mongo: str, ns: str) -> str:
         "image": "localhost/kxflow/sandboxes:dev",
         "entrypoint": ["python", "-c", "import time; time.sleep(3600)"],
         "network_mode": "host",
+        "stop_signal": "SIGKILL",  # a sleeping PID 1 ignores SIGTERM: do not wait out its grace
     }
     infra = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "MONGODB_URL": mongo, "TOPIC_PREFIX": f"{ns}."}
     gateways = {
