@@ -506,7 +506,11 @@ def main(argv: list[str] | None = None) -> int:
             report[b.name].update(archive=str(archive), sbom=str(sbom))
     if not args.no_measure:
         cfg = infra_up()
-        ready = measure(names, cfg)
+        try:
+            ready = measure(names, cfg)
+        finally:  # leave Kafka and FerretDB as they were
+            for component in cfg.get("KXFLOW_INFRA_STARTED", "").split():
+                subprocess.run([str(ROOT / "deploy/local/infra.sh"), "down", component], check=False)
         for name in names:
             report[name]["ready_s"] = {k: round(v, 2) for k, v in ready.items() if _of(k) == name}
     print(f"\n{'image':<16} {'size MB':>8} {'build s':>8}  ready (s, from podman run)")
