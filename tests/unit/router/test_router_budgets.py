@@ -110,3 +110,12 @@ def test_patterns_re2_cannot_run_are_refused() -> None:
     with pytest.raises(Exception, match="invalid"):
         compile_pattern(r"(a)\1")
     assert _regex(r"(a)\1", "aa") is None  # an unreadable pattern holds for no value
+
+
+def test_time_spent_descheduled_is_not_charged() -> None:
+    """The time budget is CPU time: a render whose thread merely waits (a starved machine) is not
+    ended as a bomb."""
+    with budgets.metered(seconds=0.005) as meter:
+        time.sleep(0.02)  # stands for the thread being descheduled: no CPU used
+        meter.charge()
+        assert compile_template("{{ trigger.amount | amount }}").render(CTX) == 12.5

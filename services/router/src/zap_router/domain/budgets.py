@@ -9,7 +9,10 @@ iterations, filter and method calls, operators, output chunks); the static limit
 before the call, so a single call never allocates gigabytes first. A breach raises
 :class:`BudgetExceeded`, which the template layer turns into a permanent, named step error.
 
-Pure: the clock is :func:`time.monotonic`, read only to compare against the deadline.
+Pure: the clock is :func:`time.thread_time`, the CPU time of the rendering thread, read only to
+compare against the deadline. CPU time, not wall time: on a starved machine a normal render that is
+merely descheduled for a while must not be ended as if it were a bomb (a wall-clock budget failed
+ordinary runs in the SIGTERM drill of the images); a hostile render burns CPU and is stopped.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-RENDER_SECONDS = 0.02  # a normal step input renders in well under a millisecond
+RENDER_SECONDS = 0.02  # CPU seconds; a normal step input renders in well under a millisecond
 MAX_ITERATIONS = 10_000  # loop iterations per render, nested loops counted together
 MAX_OUTPUT = 1_000_000  # characters of one rendered value (text, or elements of a native value)
 MAX_WIDTH = 1_000  # format widths and precisions, center/indent/wordwrap/truncate/batch sizes
@@ -52,8 +55,8 @@ class Meter:
             self.iterations -= iterations
             if self.iterations < 0:
                 raise BudgetExceeded("loop iterations", f"more than {MAX_ITERATIONS} in one render")
-        if time.monotonic() > self.deadline:
-            raise BudgetExceeded("time", f"rendering took more than {self.seconds * 1000:.0f} ms")
+        if time.thread_time() > self.deadline:
+            raise BudgetExceeded("time", f"rendering took more than {self.seconds * 1000:.0f} ms of CPU")
 
 
 _meter: ContextVar[Meter | None] = ContextVar("kxflow_render_meter", default=None)
@@ -66,7 +69,7 @@ def metered(seconds: float = RENDER_SECONDS) -> Iterator[Meter]:
     if current is not None:
         yield current
         return
-    meter = Meter(deadline=time.monotonic() + seconds, seconds=seconds)
+    meter = Meter(deadline=time.thread_time() + seconds, seconds=seconds)
     token = _meter.set(meter)
     try:
         yield meter
