@@ -89,6 +89,17 @@ def _pay_run(org: Org) -> dict[str, int]:
     return {"xero.payslip.created": len(run["Payslips"])}
 
 
+def _draft_pay_run(org: Org) -> dict[str, int]:
+    """Posts the drafts of the previous round (their payslips fire again, now POSTED) and adds one."""
+    fired = 0
+    for run in org.pay_runs.values():
+        if run["PayRunStatus"] == "DRAFT":
+            run.update(PayRunStatus="POSTED", UpdatedDateUTC=ms_date(now()))
+            fired += len(run["Payslips"])
+    run = payroll.post_pay_run(org, {"Wages": 900, "PayRunStatus": "DRAFT"})
+    return {"xero.payslip.created": fired + len(run["Payslips"])}
+
+
 def _overdue(org: Org) -> dict[str, int]:
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     _invoice(org, DueDate=yesterday)  # also changes the reports' figures
@@ -118,6 +129,7 @@ ROWS: list[tuple[str, Callable[[Org], dict[str, int]]]] = [
     ),
     ("employees (AU)", _employee),
     ("payslips (AU)", _pay_run),
+    ("draft payslips (AU), then posted", _draft_pay_run),
     ("overdue sales invoices", _overdue),
     ("projects", _project),
     ("reports", _reports),
@@ -181,4 +193,8 @@ async def test_each_polling_trigger_fires_once_per_change_across_a_restart(
             and d["pay_run_period_end_date"] >= d["pay_run_period_start_date"]
             for d in slips
         )
+        by_status: dict[str, set[str]] = {}
+        for d in slips:
+            by_status.setdefault(d["pay_run"]["PayRunStatus"], set()).add(d["pay_run"]["PayRunID"])
+        assert by_status["DRAFT"] & by_status["POSTED"], "a draft pay run fired again once posted"
     assert sandbox.stats.rate_limited == 0

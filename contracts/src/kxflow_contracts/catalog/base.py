@@ -61,6 +61,9 @@ class CatalogEntry:
     delivery: Delivery = Delivery.webhook
     param_fields: dict[str, str] = field(default_factory=dict)
     """Trigger parameter name → dotted path in the event data that must equal it (router matching)."""
+    param_defaults: dict[str, str] = field(default_factory=dict)
+    """Trigger parameter name → the value the router matches when a zap gives none (so widening what
+    a trigger emits, e.g. draft pay runs, does not start existing zaps on the new events)."""
     upstream: str = ""
     """What it maps to upstream (Kartra cmd/event, Xero endpoint), for operators and docs."""
     input_example: dict[str, Any] | None = None
@@ -86,6 +89,7 @@ class CatalogEntry:
             "unavailable_reason": self.unavailable_reason,
             "delivery": self.delivery.value if self.kind is Kind.trigger else None,
             "param_fields": self.param_fields,
+            "param_defaults": self.param_defaults,
             "upstream": self.upstream,
             "input_schema": self.input_model.model_json_schema(),
             "output_schema": self.output_model.model_json_schema(mode="serialization"),

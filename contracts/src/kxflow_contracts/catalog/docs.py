@@ -33,7 +33,8 @@ How fields reach the API:
   key, an update method, follow-up calls). Payroll AU dates are sent as `/Date(ms+0000)/`.
 - **Kartra**: an input field is the Kartra API parameter its description names (`lead[...]` fields
   of the lead block, the others parameters of the command), sent PHP-bracket form-encoded.
-- **Trigger parameters** are matched by the router against the event field `param_fields` names.
+- **Trigger parameters** are matched by the router against the event field `param_fields` names;
+  a parameter marked *left out* has a default the router matches when a zap gives none.
 - Zapier's **Organization** field is the step's `connection` (one Xero connection is one
   organisation); UI-only form elements (headings, help text, pickers that only narrow the next
   picker) have no field: {ui}.
@@ -136,6 +137,8 @@ def entry_section(entry: CatalogEntry) -> str:
                 description = f"{description} ({GATEWAY_FIELDS[path]})"
             if path in matched:
                 description = f"{description} (matches event `{matched[path]}`)"
+            if entry.kind is Kind.trigger and path in entry.param_defaults:
+                description = f"{description} (left out: `{entry.param_defaults[path]}`)"
             zapier = ", ".join(labels.get(path, [])) or "—"
             required = "yes" if info.is_required() else ""
             lines.append(

@@ -73,7 +73,8 @@ class ProjectParams(OpenModel):
 
 class PayslipParams(OpenModel):
     pay_run_status: str | None = Field(
-        default=None, description="Pay run status (POSTED pay runs are polled)"
+        default=None,
+        description="Pay run status: POSTED or DRAFT (without one, POSTED: drafts fire only when asked)",
     )
     pay_run_period_start_date: str | None = Field(
         default=None, description="Only the pay run whose period starts on this date (YYYY-MM-DD)"
@@ -121,6 +122,7 @@ def _trigger(
     delivery: Delivery,
     upstream: str,
     param_fields: dict[str, str] | None = None,
+    param_defaults: dict[str, str] | None = None,
 ) -> CatalogEntry:
     return CatalogEntry(
         key=key,
@@ -134,6 +136,7 @@ def _trigger(
         input_example=PARAM_EXAMPLES[key],
         delivery=delivery,
         param_fields=param_fields or {},
+        param_defaults=param_defaults or {},
         upstream=upstream,
     )
 
@@ -347,7 +350,7 @@ TRIGGERS = [
     _trigger(
         "xero.payslip.created",
         "New Payslip",
-        "T2: a posted pay run's payslips (Payroll AU).",
+        "T2: a pay run's payslips (Payroll AU), posted or draft (Pay Run Status; POSTED by default).",
         PayslipParams,
         ev.PayslipEvent,
         _POLL,
@@ -357,6 +360,7 @@ TRIGGERS = [
             "pay_run_period_start_date": "pay_run_period_start_date",
             "pay_run_period_end_date": "pay_run_period_end_date",
         },
+        {"pay_run_status": "POSTED"},
     ),
     _trigger(
         "xero.purchase_order.status_entered",

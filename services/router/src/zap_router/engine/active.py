@@ -28,6 +28,12 @@ def changelog_record(head: dict[str, Any], version: dict[str, Any]) -> dict[str,
     }
 
 
+def with_defaults(params: dict[str, Any], defaults: dict[str, str]) -> dict[str, Any]:
+    """A zap's trigger parameters with the catalog entry's default for each it leaves out or null
+    (the one place the router applies ``CatalogEntry.param_defaults``)."""
+    return {**params, **{k: v for k, v in defaults.items() if params.get(k) is None}}
+
+
 def active_from_record(record: dict[str, Any], catalog: Catalog) -> ActiveZap:
     trigger = record["trigger"]
     entry = catalog.find(trigger["event"])
@@ -39,7 +45,7 @@ def active_from_record(record: dict[str, Any], catalog: Catalog) -> ActiveZap:
         name=record["name"],
         trigger_key=trigger["event"],
         connection=trigger["connection"],
-        params=dict(trigger.get("params") or {}),
+        params=with_defaults(dict(trigger.get("params") or {}), entry.param_defaults if entry else {}),
         param_paths=dict(entry.param_fields) if entry else {},
         filter=FilterSpec.model_validate(record["filter"]) if record.get("filter") else None,
         steps=[ResolvedStep.model_validate(s) for s in record["steps"]],

@@ -113,7 +113,6 @@ POLLS: tuple[PollSpec, ...] = (
         "PayRunID",
         "payslip",
         (TriggerRule("xero.payslip.created"),),
-        params=(("where", 'PayRunStatus=="POSTED"'),),
         page_size=False,
     ),
     PollSpec(
@@ -226,6 +225,13 @@ BACKFILLS: dict[str, PollSpec] = {
         for name in ("payments", "purchase_orders", "quotes", "bank_transactions", "employees")
     },
 }
+
+
+def pay_run_scope(pay_run: dict[str, Any]) -> str:
+    """The dedupe-key scope of a pay run's status: ``""`` for POSTED (the keys posted runs always
+    had), ``"<STATUS>:"`` otherwise, so a draft and the same run posted are distinct changes."""
+    status = str(pay_run.get("PayRunStatus") or "POSTED").upper()
+    return "" if status == "POSTED" else f"{status}:"
 
 
 def pay_run_period(pay_run: dict[str, Any]) -> dict[str, str]:

@@ -194,7 +194,12 @@ class Poller:
         since = best - OVERLAP if best else None
         runs = (await self._get(conn, spec, spec.path, dict(spec.params), since)).get("PayRuns") or []
         for run in runs:
-            seen_key = change_key(conn.tenant, conn.connection_id, "payrun", run["PayRunID"], "fetched")
+            # POSTED keeps the keys it had when only posted runs were polled (no re-emission after an
+            # upgrade); a draft has its own, so the same run fires again once it is posted
+            scope = p.pay_run_scope(run)
+            seen_key = change_key(
+                conn.tenant, conn.connection_id, "payrun", run["PayRunID"], f"{scope}fetched"
+            )
             if await self.seen.contains(seen_key):
                 continue
             full = (await self._get(conn, spec, f"{spec.path}/{run['PayRunID']}", {}, None)).get(
@@ -203,7 +208,7 @@ class Poller:
             pay_run = {k: v for k, v in full[0].items() if k != "Payslips"}
             for slip in full[0].get("Payslips") or []:
                 extra = {"pay_run": pay_run, **p.pay_run_period(pay_run)}
-                await self.emit(conn, spec, slip, rid=slip["PayslipID"], extra=extra)
+                await self.emit(conn, spec, slip, rid=slip["PayslipID"], extra=extra, key_scope=scope)
             await self.seen.first_time(seen_key)
             updated = msdate.parse(run.get("UpdatedDateUTC"))
             if updated and (best is None or updated > best):
