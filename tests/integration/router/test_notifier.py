@@ -171,6 +171,8 @@ async def test_a_burst_of_500_failures_is_one_digest(notifier_app, inbox) -> Non
     assert len(box.hooks) == 1
     assert box.hooks[0]["kxflow"]["count"] == 500
     assert "500 notifications" in box.hooks[0]["text"]
+    registry = app.state.metrics.registry
+    assert registry.get_sample_value("kxflow_notifications_total", {"outcome": "digest"}) == 1
 
 
 async def test_rules_are_tenant_scoped_and_checked(notifier_app, inbox) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -53,7 +54,7 @@ class Notifier:
     rules_ttl: timedelta = timedelta(seconds=10)
     stale_claim: timedelta = timedelta(minutes=10)
     keep_sent: timedelta = timedelta(days=30)
-    sent: Counter[str] = field(default_factory=Counter)  # messages by outcome (metrics read it)
+    on_sent: Callable[[str], None] = lambda outcome: None  # "single", "digest" or "failed" (metrics)
     _rules: list[dict[str, Any]] = field(default_factory=list)
     _rules_at: datetime | None = None
     _failures: Counter[str] = field(default_factory=Counter)
@@ -157,10 +158,10 @@ class Notifier:
             except Exception as exc:  # any channel failure: keep the items for the next slot
                 log.warning("notification rule %s: send failed (%s); kept for later", rule_id, exc)
                 await self.store.finish(token, False, now)
-                self.sent["failed"] += 1
+                self.on_sent("failed")
                 continue
             await self.store.finish(token, True, now)
-            self.sent["digest" if len(items) > 1 else "single"] += 1
+            self.on_sent("digest" if len(items) > 1 else "single")
             messages += 1
         return messages
 

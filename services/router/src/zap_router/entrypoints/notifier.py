@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kxflow_contracts.envelope import EnvelopeError, decode
@@ -133,6 +134,13 @@ def register_notifier(broker: KafkaBroker, settings: RouterSettings, notifier: N
 
 
 def install_notifier(app: FastAPI, broker: KafkaBroker, settings: RouterSettings, notifier: Notifier) -> None:
+    sent = Counter(
+        "kxflow_notifications",
+        "Notification messages by outcome (single, digest, failed)",
+        ["outcome"],
+        registry=app.state.metrics.registry,
+    )
+    notifier.on_sent = lambda outcome: sent.labels(outcome).inc()
     app.state.notifier = notifier
     app.include_router(router)
     if settings.notify and settings.consume:
