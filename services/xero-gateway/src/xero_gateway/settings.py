@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kxflow_contracts.runtime.settings import ServiceSettings
 from kxflow_contracts.runtime.url_fetch import DEFAULT_CONTENT_TYPES, FetchPolicy
+from xero_gateway.domain.polls import REPORT_SCOPES, report_type_problem
 
-GRANULAR_SCOPES = (
+_GRANULAR_BEFORE_REPORTS = (
     "openid profile email offline_access accounting.invoices accounting.payments accounting.banktransactions "
-    "accounting.contacts accounting.settings accounting.attachments accounting.reports.profitandloss.read "
-    "accounting.reports.balancesheet.read payroll.employees payroll.payruns payroll.payslip projects"
+    "accounting.contacts accounting.settings accounting.attachments"
 )
+_GRANULAR_AFTER_REPORTS = "payroll.employees payroll.payruns payroll.payslip projects"
+GRANULAR_SCOPES = (
+    f"{_GRANULAR_BEFORE_REPORTS} accounting.reports.profitandloss.read "
+    f"accounting.reports.balancesheet.read {_GRANULAR_AFTER_REPORTS}"
+)
+"""The granular scopes with the default report types (``scopes`` adds those of the configured ones)."""
 LEGACY_SCOPES = (
     "openid profile email offline_access accounting.transactions accounting.contacts accounting.settings "
     "accounting.attachments accounting.reports.read payroll.employees payroll.payruns payroll.payslip "
@@ -100,8 +106,21 @@ class XeroGatewaySettings(ServiceSettings):
     poll_disabled: list[str] = Field(default_factory=list, description="Poll names (domain.polls) not to run")
     poll_report_types: list[str] = Field(
         default_factory=lambda: ["ProfitAndLoss", "BalanceSheet"],
-        description="Reports the New Report trigger watches (each costs one call per poll)",
+        description=(
+            "Reports the New Report trigger watches (each costs one call per poll; each adds its "
+            "granular report scope): ProfitAndLoss, BalanceSheet, TrialBalance, BankSummary, "
+            "BudgetSummary, ExecutiveSummary, TenNinetyNine (US organisations)"
+        ),
     )
+
+    @field_validator("poll_report_types")
+    @classmethod
+    def _pollable(cls, value: list[str]) -> list[str]:
+        problems = [p for p in map(report_type_problem, value) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
     attachment_url_allow_hosts: list[str] = Field(
         default_factory=list,
         description=(
@@ -131,4 +150,9 @@ class XeroGatewaySettings(ServiceSettings):
 
     @property
     def scopes(self) -> str:
-        return LEGACY_SCOPES if self.legacy_scopes else GRANULAR_SCOPES
+        if self.legacy_scopes:
+            return LEGACY_SCOPES
+        reports = dict.fromkeys(
+            REPORT_SCOPES[t] for t in ["ProfitAndLoss", "BalanceSheet", *self.poll_report_types]
+        )
+        return f"{_GRANULAR_BEFORE_REPORTS} {' '.join(reports)} {_GRANULAR_AFTER_REPORTS}"

@@ -227,6 +227,33 @@ BACKFILLS: dict[str, PollSpec] = {
 }
 
 
+REPORT_SCOPES: dict[str, str] = {
+    "ProfitAndLoss": "accounting.reports.profitandloss.read",
+    "BalanceSheet": "accounting.reports.balancesheet.read",
+    "TrialBalance": "accounting.reports.trialbalance.read",
+    "BankSummary": "accounting.reports.banksummary.read",
+    "BudgetSummary": "accounting.reports.budgetsummary.read",
+    "ExecutiveSummary": "accounting.reports.executivesummary.read",
+    "TenNinetyNine": "accounting.reports.tenninetynine.read",
+    "AgedReceivablesByContact": "accounting.reports.aged.read",
+    "AgedPayablesByContact": "accounting.reports.aged.read",
+}
+"""Every report type New Report's form offers → the granular scope it needs (reference §2.6, T7)."""
+
+CONTACT_REPORTS = frozenset({"AgedReceivablesByContact", "AgedPayablesByContact"})
+"""Report types Xero only answers for one contact (``contactID``): the trigger has no contact
+parameter, so the gateway cannot poll them."""
+
+
+def report_type_problem(report_type: str) -> str | None:
+    """Why ``report_type`` cannot be polled, or ``None``."""
+    if report_type not in REPORT_SCOPES:
+        return f"unknown report type {report_type!r} (known: {', '.join(REPORT_SCOPES)})"
+    if report_type in CONTACT_REPORTS:
+        return f"{report_type} is per contact (contactID), which New Report has no parameter for"
+    return None
+
+
 def pay_run_scope(pay_run: dict[str, Any]) -> str:
     """The dedupe-key scope of a pay run's status: ``""`` for POSTED (the keys posted runs always
     had), ``"<STATUS>:"`` otherwise, so a draft and the same run posted are distinct changes."""
