@@ -43,6 +43,15 @@ GLOBEX = {"Authorization": f"Bearer {GLOBEX_TOKEN}"}
 PRODUCT_ID = "223"  # the Kartra sandbox's seeded product
 
 
+# acme's notification rule (the admin-auth tests check that globex can neither see nor delete it).
+NOTIFICATION_RULE = {
+    "name": "acme failures",
+    "kinds": ["run_failed"],
+    "channel": "webhook",
+    "target": "http://127.0.0.1:9/acme-hook",
+}
+
+
 def design_zap(kartra_connection: str, xero_connection: str, name: str = "purchase to invoice") -> dict:
     """The example zap of DESIGN §4 (Kartra purchase → Xero contact, invoice, payment), as JSON.
 
@@ -111,6 +120,7 @@ class System:
     zap: dict[str, Any] = field(default_factory=dict)
     run_id: str = ""
     backfill_id: str = ""
+    rule_id: str = ""
 
     @property
     def kartra_webhook_url(self) -> str:
@@ -270,6 +280,13 @@ async def _seed(system: System) -> None:
             return done[0]["id"] if done else None
 
         system.run_id = await wait_for(finished_run, timeout=60, interval=0.2, message="acme's first run")
+        res = await http.post(
+            f"{urls['router']}/v1/notifications/rules",
+            json=NOTIFICATION_RULE,
+            headers=ACME,
+        )
+        assert res.status_code == 201, res.text
+        system.rule_id = res.json()["id"]
         res = await http.post(
             f"{urls['xero-gateway']}/v1/backfills",
             json={"connection_id": xero_id, "resource": "invoices", "since": "2020-01-01T00:00:00Z"},

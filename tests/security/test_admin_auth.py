@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from security.inprocess_system import ACME, GLOBEX, System, design_zap
+from security.inprocess_system import ACME, GLOBEX, NOTIFICATION_RULE, System, design_zap
 
 SERVICES = ("kartra-gateway", "xero-gateway", "router")
 
@@ -32,6 +32,12 @@ CREATES = {
     ("xero-gateway", "POST", "/v1/xero/custom-connection"),
     ("router", "POST", "/v1/zaps"),
     ("router", "POST", "/v1/zaps/dry-run"),
+    ("router", "POST", "/v1/notifications/rules"),
+}
+# Tenant-scoped bulk operations by query: with globex's token they act on globex's runs only, so the
+# answer is 200 and must report that nothing was touched (acme's runs are checked afterwards too).
+BULK_BY_QUERY = {
+    ("router", "POST", "/v1/runs/cancel"): "cancelled",
 }
 
 
@@ -55,6 +61,7 @@ def acme_path(system: System, service: str, path: str) -> str:
         "job_id": system.backfill_id,
         "kind": "tags",
         "key": "kartra.product.purchased",
+        "rule_id": system.rule_id,
     }
     return path.format(**values)
 
@@ -80,6 +87,8 @@ def body_for(system: System, service: str, method: str, path: str) -> Any:
         ("router", "PUT", "/v1/zaps/{zap_id}"): zap,
         ("router", "POST", "/v1/zaps/dry-run"): {"spec": zap},
         ("router", "POST", "/v1/zaps/{zap_id}/replay"): {"status": "failed"},
+        ("router", "POST", "/v1/notifications/rules"): {**NOTIFICATION_RULE, "name": "globex rule"},
+        ("router", "POST", "/v1/runs/cancel"): {"zap_id": system.zap["id"]},
     }
     return bodies.get((service, method, path))
 
@@ -92,6 +101,7 @@ def acme_secrets(system: System) -> list[str]:
         system.kartra_app["api_password"],
         "ada@example.com",
         system.zap["name"],
+        NOTIFICATION_RULE["target"],
         *(c["xero_tenant_id"] for c in system.xero_connections),
     ]
 
@@ -132,6 +142,13 @@ def test_another_tenant_gets_404_or_403_and_never_data(system: System) -> None:
             for secret in acme_secrets(system):
                 if secret in res.text:
                     problems.append(f"{service} {method} {path}: globex saw acme's {secret[:12]}…")
+            if key in BULK_BY_QUERY:
+                counted = BULK_BY_QUERY[key]
+                if res.status_code != 200 or res.json().get(counted) != 0:
+                    problems.append(
+                        f"{service} {method} {path}: globex got {res.status_code}: {res.text[:200]}"
+                    )
+                continue
             has_acme_id = "{" in path
             if has_acme_id and res.status_code not in (403, 404):
                 problems.append(f"{service} {method} {path}: globex got {res.status_code}: {res.text[:200]}")
@@ -153,6 +170,10 @@ def test_refused_mutations_changed_nothing(system: System) -> None:
             f"{system.urls['kartra-gateway']}/v1/connections/{system.kartra_connection['id']}", headers=ACME
         )
         assert conn.status_code == 200
+        rules = http.get(f"{system.urls['router']}/v1/notifications/rules", headers=ACME).json()["items"]
+        assert [r["id"] for r in rules] == [system.rule_id]
+        run = http.get(f"{system.urls['router']}/v1/runs/{system.run_id}", headers=ACME).json()
+        assert run["status"] == "succeeded"
         zap = http.get(f"{system.urls['router']}/v1/zaps/{system.zap['id']}", headers=ACME).json()
         assert zap["enabled"] is True
         assert zap["name"] == system.zap["name"]
