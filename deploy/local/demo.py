@@ -38,6 +38,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from kxflow_contracts.runtime.polite_http import PoliteTransport
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kxsystem import (
@@ -91,7 +93,7 @@ class Demo:
     facts: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(timeout=15.0)
+        self.http = httpx.Client(timeout=15.0, transport=PoliteTransport())
         self.email = self.email or f"ada+{secrets.token_hex(4)}@example.com"
 
     def say(self, text: str) -> None:

@@ -28,6 +28,7 @@ from security.inprocess_system import design_zap
 from waiting import wait_for
 
 from kxflow_contracts.runs import TERMINAL_STATUSES
+from kxflow_contracts.runtime.polite_http import PoliteAsyncTransport
 from kxflow_contracts.topics import Topics
 
 TERMINAL = {s.value for s in TERMINAL_STATUSES}
@@ -130,6 +131,9 @@ class Drill:
     def __init__(self, system: Any) -> None:
         self.system = system
         self.http = httpx.AsyncClient(timeout=60)
+        # kxflow's own admin API: its per-token rate limit answers 429 + Retry-After to an audit that
+        # reads runs in a burst, and a client is expected to wait as told.
+        self.api = httpx.AsyncClient(timeout=60, transport=PoliteAsyncTransport())
         self.topics = Topics(system.prefix)
         self.kartra_app: dict[str, str] = {}
         self.zap_id = ""
@@ -139,6 +143,7 @@ class Drill:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.api.aclose()
 
     def url(self, name: str) -> str:
         return self.system.url(name)
@@ -160,11 +165,11 @@ class Drill:
             f"{self.url('kartra-sandbox')}/_sandbox/webhooks",
             json={"app_id": self.kartra_app["app_id"], "url": webhook},
         )
-        res = await self.http.get(
+        res = await self.api.get(
             f"{self.url('xero-gateway')}/v1/xero/connect", headers=auth, follow_redirects=True
         )
         res.raise_for_status()
-        res = await self.http.post(
+        res = await self.api.post(
             f"{self.url('router')}/v1/zaps", json=design_zap(conn["id"], "xero-acme-au"), headers=auth
         )
         assert res.status_code == 201, res.text
@@ -215,9 +220,7 @@ class Drill:
             params: dict[str, Any] = {"zap_id": self.zap_id, "limit": 500}
             if cursor:
                 params["cursor"] = cursor
-            res = await self.http.get(
-                f"{self.url('router')}/v1/runs", params=params, headers=self.system.auth
-            )
+            res = await self.api.get(f"{self.url('router')}/v1/runs", params=params, headers=self.system.auth)
             res.raise_for_status()
             body = res.json()
             out += body["items"]
@@ -227,7 +230,7 @@ class Drill:
         for run in out:  # the list is a summary; the trigger event is on the run itself
             if "trigger" not in run:
                 if run["id"] not in self._triggers:
-                    one = await self.http.get(
+                    one = await self.api.get(
                         f"{self.url('router')}/v1/runs/{run['id']}", headers=self.system.auth
                     )
                     one.raise_for_status()
@@ -338,7 +341,7 @@ class Drill:
         and duplicated invoices with their update times (the sandbox's virtual clock)."""
         lines = []
         for r in [r for r in await self.runs() if r["status"] != "succeeded"][:limit]:
-            res = await self.http.get(f"{self.url('router')}/v1/runs/{r['id']}", headers=self.system.auth)
+            res = await self.api.get(f"{self.url('router')}/v1/runs/{r['id']}", headers=self.system.auth)
             full = res.json()
             steps = {k: (v.get("status"), v.get("attempt"), v.get("error")) for k, v in full["steps"].items()}
             lines.append(f"run {r['id']} {full['status']} error={full.get('error')} steps={steps}")

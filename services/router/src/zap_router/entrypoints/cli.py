@@ -21,6 +21,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
+from kxflow_contracts.runtime.polite_http import PoliteTransport
+
 app = typer.Typer(help="Manage kxflow zaps and runs.", no_args_is_help=True, pretty_exceptions_enable=False)
 run_app = typer.Typer(help="Inspect one run.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -40,7 +42,7 @@ def client() -> httpx.Client:
     url = os.environ.get("ZAPCTL_URL", "http://127.0.0.1:8010")
     token = os.environ.get("ZAPCTL_TOKEN", "")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=url, headers=headers, timeout=60)
+    return httpx.Client(base_url=url, headers=headers, timeout=60, transport=PoliteTransport())
 
 
 def call(method: str, path: str, **kwargs: Any) -> Any:
