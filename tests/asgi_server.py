@@ -33,7 +33,7 @@ async def serve(app: Any, port: int | None = None, startup_timeout: float = 60.0
         if asyncio.get_running_loop().time() > deadline:
             server.should_exit = True
             raise TimeoutError(f"ASGI app did not start within {startup_timeout}s")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # polling server.started, bounded by the deadline above
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -203,7 +203,7 @@ async def test_a_busy_command_keeps_its_place_in_a_one_worker_lane() -> None:
     await wait_for(lambda: len(order) == 4, timeout=5)
     assert order == [0, 1, 2, 3]
     await lanes.close()
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn for the cancelled workers' done-callbacks, not a wait
 
 
 async def test_the_record_handler_answers_not_done_for_a_busy_command() -> None:
