@@ -10,16 +10,16 @@ Wire it with one line in a service's composition root::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Gauge
+
+from kxflow_contracts.runtime.periodic import Periodic, during_lifespan
 
 log = logging.getLogger("kxflow.lag")
 
@@ -45,20 +45,17 @@ class ConsumerLag:
         )
         self._admin: AIOKafkaAdminClient | None = None
         self._offsets: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(f"consumer lag of {group_id}", self.measure, interval)
 
     async def start(self) -> None:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
         await self._admin.start()
         self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None)
         await self._offsets.start()
-        self._task = asyncio.create_task(self._loop())
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
         if self._offsets is not None:
             await self._offsets.stop()
         if self._admin is not None:
@@ -92,16 +89,6 @@ class ConsumerLag:
             await self._offsets._client.force_metadata_update()  # topic created after start
         return self._offsets.partitions_for_topic(topic) or set()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.measure()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a broker blip must not end the metric
-                log.warning("consumer lag of %s not measured: %s", self.group_id, exc)
-            await asyncio.sleep(self.interval)  # the refresh period
-
 
 def watch_consumer_lag(
     app: Any,
@@ -113,16 +100,5 @@ def watch_consumer_lag(
 ) -> ConsumerLag:
     """Run a :class:`ConsumerLag` for the lifetime of a FastAPI/Starlette ``app`` (wraps its lifespan)."""
     lag = ConsumerLag(bootstrap_servers, group_id, topics, registry, interval)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with inner(a) as state:
-            await lag.start()
-            try:
-                yield state
-            finally:
-                await lag.stop()
-
-    app.router.lifespan_context = lifespan
+    during_lifespan(app, lag.start, lag.stop)
     return lag

@@ -8,14 +8,13 @@ task's clock, so tests run months of retention with a fast clock.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from kxflow_contracts.runtime.periodic import Periodic, during_lifespan
 
 log = logging.getLogger("kxflow.retention")
 
@@ -40,7 +39,7 @@ class Retention:
         self.interval = interval
         self.clock = clock
         self.purged: dict[str, int] = {r.name: 0 for r in rules}
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("retention", self.run_once, interval)
 
     async def run_once(self) -> dict[str, int]:
         """One pass over every rule; a failing rule is logged and the others still run."""
@@ -55,34 +54,19 @@ class Retention:
             self.purged[rule.name] += done[rule.name]
         return done
 
-    async def _loop(self) -> None:
-        while True:
-            await self.run_once()
-            await asyncio.sleep(self.interval)  # the cleanup period, not a synchronisation
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
 
 
 def keep_retention(app: Any, retention: Retention) -> Retention:
-    """Run ``retention`` for the lifetime of a FastAPI/Starlette ``app`` (wraps its lifespan)."""
-    inner = app.router.lifespan_context
+    """Run ``retention`` for the lifetime of a FastAPI/Starlette ``app``."""
 
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with inner(a) as state:
-            retention.start()
-            try:
-                yield state
-            finally:
-                await retention.stop()
+    async def start() -> None:
+        retention.start()
 
-    app.router.lifespan_context = lifespan
+    during_lifespan(app, start, retention.stop)
     app.state.retention = retention
     return retention
