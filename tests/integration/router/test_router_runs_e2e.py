@@ -283,3 +283,19 @@ async def test_a_result_whose_run_write_fails_is_announced_before_and_applied_on
     assert len(step_done) == 2 and len(set(step_done)) == 1, step_done  # announced, then again
     assert len(finished) == 2 and len(set(finished)) == 1, finished
     assert len(router.gateway.commands()) == 1
+
+
+async def test_an_event_no_zap_listens_to_is_skipped_but_counted_as_unmatched(router):
+    """The consumer's fast path skips events no zap of the tenant watches without decoding them;
+    the events counter must still see them, or dashboards undercount what the router consumed."""
+    registry = router.app.state.metrics.registry
+
+    def unmatched() -> float:
+        value = registry.get_sample_value(
+            "kxflow_router_events_total", {"type": "kartra.product.purchased.v1", "outcome": "unmatched"}
+        )
+        return value or 0.0
+
+    before = unmatched()
+    await send(router, "evt-nobody-listens", amount=10)
+    await wait_for(lambda: unmatched() == before + 1, timeout=30, message="the skipped event counted")

@@ -75,7 +75,10 @@ def register_consumers(
                 await dead_letter(record, EnvelopeError("missing ce_tenant or ce_type header"))
                 continue
             if not engine.wants(tenant, ce_type):
-                continue  # no zap of this tenant listens to this trigger: skip without decoding
+                # No zap of this tenant listens to this trigger: skip without decoding, but count
+                # it, so the events counter shows everything consumed and not only what matched.
+                metrics.events_in.labels(ce_type, "unmatched").inc()
+                continue
             try:
                 event = decode(record.value, record.headers)
             except EnvelopeError as exc:
