@@ -85,6 +85,8 @@ def body_for(system: System, service: str, method: str, path: str) -> Any:
         },
         ("router", "POST", "/v1/zaps"): zap,
         ("router", "PUT", "/v1/zaps/{zap_id}"): zap,
+        ("router", "PUT", "/v1/zaps/{zap_id}/draft"): zap,
+        ("router", "POST", "/v1/zaps/{zap_id}/draft/publish"): {"force": True},
         ("router", "POST", "/v1/zaps/dry-run"): {"spec": zap},
         ("router", "POST", "/v1/zaps/{zap_id}/replay"): {"status": "failed"},
         ("router", "POST", "/v1/notifications/rules"): {**NOTIFICATION_RULE, "name": "globex rule"},

@@ -32,10 +32,11 @@ from zap_router.adapters.zap_store import ZapStore
 from zap_router.domain.clock import Clock, SystemClock
 from zap_router.domain.matching import MatchIndex
 from zap_router.engine.active import ZapVersions
+from zap_router.engine.drafts import Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import RunEngine
 from zap_router.engine.zaps import ZapService
-from zap_router.entrypoints import http_catalog, http_runs, http_zaps
+from zap_router.entrypoints import http_catalog, http_drafts, http_runs, http_zaps
 from zap_router.entrypoints.console import mount_console
 from zap_router.entrypoints.consumers import register_consumers
 from zap_router.entrypoints.deps import Services, install_error_handlers
@@ -197,6 +198,7 @@ def create_app(
         engine=engine,
         runs=run_store,
         reader=reader or KafkaEventReader(settings.kafka_bootstrap_servers),
+        drafts=Drafts(zaps, zap_store),
     )
     app.state.broker = broker
     app.state.metrics = metrics
@@ -204,6 +206,7 @@ def create_app(
     checks = {"mongodb": mongo_check(mongo), "kafka": kafka_check(broker)}
     app.include_router(health_router(metrics.registry, checks))
     app.include_router(http_zaps.router)
+    app.include_router(http_drafts.router)
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)
     install_notifier(app, broker, settings, notifier)

@@ -18,12 +18,14 @@ class ZapStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self._heads: AsyncCollection = db["zaps"]
         self._versions: AsyncCollection = db["zap_versions"]
+        self._drafts: AsyncCollection = db["zap_drafts"]  # at most one per zap: ``_id`` is the zap id
 
     async def ensure_indexes(self) -> None:
         await self._heads.create_indexes([IndexModel([("tenant", ASCENDING), ("updated_at", DESCENDING)])])
         await self._versions.create_indexes(
             [IndexModel([("zap_id", ASCENDING), ("version", ASCENDING)], unique=True)]
         )
+        await self._drafts.create_indexes([IndexModel([("tenant", ASCENDING)])])
 
     async def insert(self, head: dict[str, Any], version: dict[str, Any]) -> None:
         await self._versions.insert_one(version)
@@ -90,6 +92,27 @@ class ZapStore:
             },
             return_document=ReturnDocument.AFTER,
         )
+
+    # ------------------------------------------------------------------ drafts
+
+    async def draft(self, zap_id: str, tenant: str) -> dict[str, Any] | None:
+        return await self._drafts.find_one({"_id": zap_id, "tenant": tenant})
+
+    async def save_draft(self, doc: dict[str, Any]) -> None:
+        """Create or replace the zap's one draft."""
+        await self._drafts.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def delete_draft(self, zap_id: str, updated_at: datetime | None = None) -> bool:
+        """Drop the draft (only if it is still the one saved at ``updated_at``, when given)."""
+        query: dict[str, Any] = {"_id": zap_id}
+        if updated_at is not None:
+            query["updated_at"] = updated_at
+        return (await self._drafts.delete_one(query)).deleted_count == 1
+
+    async def drafted(self, tenant: str) -> dict[str, datetime]:
+        """{zap id: when its draft was last saved} for the tenant's zaps that have one."""
+        cursor = self._drafts.find({"tenant": tenant}, {"_id": 1, "updated_at": 1})
+        return {d["_id"]: d["updated_at"] async for d in cursor}
 
 
 def version_id(zap_id: str, version: int) -> str:

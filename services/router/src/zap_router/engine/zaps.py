@@ -269,6 +269,7 @@ class ZapService:
         )
         if new_head is None:
             raise ZapConflict(f"zap {zap_id} changed meanwhile; try again")
+        await self.store.delete_draft(zap_id)
         await self._publish(new_head, None)
 
     async def current(self, tenant: str, zap_id: str) -> ActiveZap:

@@ -26,6 +26,10 @@ from kxflow_contracts.runtime.polite_http import PoliteTransport
 app = typer.Typer(help="Manage kxflow zaps and runs.", no_args_is_help=True, pretty_exceptions_enable=False)
 run_app = typer.Typer(help="Inspect one run.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+draft_app = typer.Typer(
+    help="Edit a zap without going live: show, diff, publish, discard its draft.", no_args_is_help=True
+)
+app.add_typer(draft_app, name="draft")
 out = Console()
 err = Console(stderr=True)
 
@@ -87,8 +91,13 @@ def show(data: Any, output: str) -> None:
 
 
 @app.command()
-def apply(file: FileOpt, zap_id: Annotated[str | None, typer.Option("--id")] = None) -> None:
-    """Create a zap from YAML, or save a new version of the zap with the same name (or --id)."""
+def apply(
+    file: FileOpt,
+    zap_id: Annotated[str | None, typer.Option("--id")] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="Save as the zap's draft; publish later")] = False,
+) -> None:
+    """Create a zap from YAML, or save a new version of the zap with the same name (or --id);
+    with --draft, save the changes as the zap's draft instead of publishing them."""
     spec = load_yaml(file)
     zap_id = zap_id or spec.pop("id", None)
     if zap_id is None:
@@ -96,6 +105,13 @@ def apply(file: FileOpt, zap_id: Annotated[str | None, typer.Option("--id")] = N
         if len(same) > 1:
             fail(f"{len(same)} zaps are named {spec.get('name')!r}; pass --id")
         zap_id = same[0]["id"] if same else None
+    if draft:
+        if zap_id is None:
+            fail("a draft belongs to an existing zap: create it first (without --draft) or pass --id")
+        spec.pop("enabled", None)
+        saved = call("PUT", f"/v1/zaps/{zap_id}/draft", json=spec)
+        out.print(f"[green]draft saved[/green] for {zap_id} (based on version {saved['base_version']})")
+        return
     if zap_id is None:
         zap = call("POST", "/v1/zaps", json=spec)
         out.print(f"[green]created[/green] {zap['id']} (version {zap['version']}, enabled={zap['enabled']})")
@@ -105,13 +121,57 @@ def apply(file: FileOpt, zap_id: Annotated[str | None, typer.Option("--id")] = N
         out.print(f"[green]updated[/green] {zap['id']} → version {zap['version']}")
 
 
+@draft_app.command("show")
+def draft_show(zap_id: str, output: Output = "yaml") -> None:
+    """Show the zap's draft."""
+    show(call("GET", f"/v1/zaps/{zap_id}/draft"), output)
+
+
+@draft_app.command("diff")
+def draft_diff(zap_id: str, output: Output = "text") -> None:
+    """What the draft changes against the published version (-o json for the structured form)."""
+    diff = call("GET", f"/v1/zaps/{zap_id}/draft/diff")
+    if output != "text":
+        show(diff, output)
+        return
+    if diff["stale"]:
+        err.print(
+            f"[yellow]note:[/yellow] the draft began from version {diff['base_version']}; "
+            f"version {diff['published_version']} is published now"
+        )
+    if not diff["changes"]:
+        out.print("the draft is the same as the published version")
+        return
+    out.print(Syntax(diff["unified"], "diff"))
+
+
+@draft_app.command("publish")
+def draft_publish(
+    zap_id: str,
+    force: Annotated[
+        bool, typer.Option(help="Publish even if another version was published meanwhile")
+    ] = False,
+) -> None:
+    """Publish the draft as the zap's next version (runs already started keep their version)."""
+    zap = call("POST", f"/v1/zaps/{zap_id}/draft/publish", json={"force": force})
+    out.print(f"[green]published[/green] {zap['id']} → version {zap['version']}")
+
+
+@draft_app.command("discard")
+def draft_discard(zap_id: str) -> None:
+    """Throw the draft away (the published version is untouched)."""
+    call("DELETE", f"/v1/zaps/{zap_id}/draft")
+    out.print(f"discarded the draft of {zap_id}")
+
+
 @app.command("list")
 def list_zaps() -> None:
     """List the tenant's zaps."""
     table = Table("ID", "NAME", "VERSION", "ENABLED", "UPDATED")
     for zap in call("GET", "/v1/zaps")["items"]:
         enabled = "yes" if zap["enabled"] else f"no {zap.get('disabled_reason') or ''}".strip()
-        table.add_row(zap["id"], zap["name"], str(zap["version"]), enabled, str(zap["updated_at"])[:19])
+        version = f"{zap['version']}{' +draft' if zap.get('has_draft') else ''}"
+        table.add_row(zap["id"], zap["name"], version, enabled, str(zap["updated_at"])[:19])
     out.print(table)
 
 

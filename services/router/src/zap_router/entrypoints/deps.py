@@ -12,6 +12,7 @@ from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.runtime.auth import bearer_tenant
 from zap_router.adapters.connections import DirectoryUnavailable
 from zap_router.adapters.run_store import CursorError, RunStore
+from zap_router.engine.drafts import DraftNotFound, Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunEngine, RunNotFound
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound, ZapService
@@ -26,6 +27,7 @@ class Services:
     engine: RunEngine
     runs: RunStore
     reader: EventReader
+    drafts: Drafts
 
 
 def services(request: Request) -> Services:
@@ -55,6 +57,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ZapInvalid, handler(422, lambda e: [p.as_dict() for p in e.problems]))
     app.add_exception_handler(ZapNotFound, handler(404, lambda e: f"zap not found: {e}"))
+    app.add_exception_handler(DraftNotFound, handler(404))
     app.add_exception_handler(RunNotFound, handler(404, lambda e: f"run not found: {e}"))
     app.add_exception_handler(ZapConflict, handler(409))
     app.add_exception_handler(ReplayRefused, handler(409))

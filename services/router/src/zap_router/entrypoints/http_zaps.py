@@ -45,7 +45,8 @@ async def create_zap(body: ZapCreate, who: Caller, svc: Svc) -> dict[str, Any]:
 
 @router.get("")
 async def list_zaps(tenant: Tenant, svc: Svc) -> dict[str, Any]:
-    return {"items": await svc.zaps.list(tenant)}
+    drafted = await svc.zaps.store.drafted(tenant)
+    return {"items": [{**z, "has_draft": z["id"] in drafted} for z in await svc.zaps.list(tenant)]}
 
 
 @router.post("/dry-run")
@@ -68,7 +69,7 @@ async def dry_run_zap(body: DryRunRequest, who: Caller, svc: Svc) -> dict[str, A
 
 @router.get("/{zap_id}")
 async def get_zap(zap_id: str, tenant: Tenant, svc: Svc, version: int | None = None) -> dict[str, Any]:
-    return await svc.zaps.get(tenant, zap_id, version)
+    return {**await svc.zaps.get(tenant, zap_id, version), "draft": await svc.drafts.summary(tenant, zap_id)}
 
 
 @router.get("/{zap_id}/versions")
@@ -84,6 +85,7 @@ async def update_zap(
     svc: Svc,
     if_match: Annotated[int | None, Header(description="Expected revision")] = None,
 ) -> dict[str, Any]:
+    """Save and publish a new version at once (a draft is left as it is; see ``/draft``)."""
     return await svc.zaps.update(who[0], who[1], zap_id, body, if_match)
 
 
