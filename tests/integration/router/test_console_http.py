@@ -8,6 +8,7 @@ import html
 import re
 from typing import Any
 
+import httpx
 import pytest
 from asgi_server import serve
 from design_zap import DESIGN_EXAMPLE
@@ -25,19 +26,24 @@ ACME_TOKEN = ACME["Authorization"].removeprefix("Bearer ")
 GLOBEX_TOKEN = GLOBEX["Authorization"].removeprefix("Bearer ")
 
 
-async def sign_in(router, token: str) -> dict[str, str]:
-    """Sign in like a browser: the form's pre-token cookie, then the session cookie."""
-    form = await router.http.get("/console/login")
+async def sign_in_answer(http: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Post the sign-in form like a browser: the form's pre-token cookie, then the token."""
+    form = await http.get("/console/login")
     pre_cookie = form.cookies.get("kxflow_console_pre") or re.search(
         r"kxflow_console_pre=([^;]+)", form.headers["set-cookie"]
     ).group(1)
     assert form.status_code == 200, form.text
     pre = re.search(r'name="pre" value="([^"]+)"', form.text).group(1)
-    answer = await router.http.post(
+    return await http.post(
         "/console/login",
         data={"token": token, "pre": pre},
         headers={"Cookie": f"kxflow_console_pre={pre_cookie}"},
     )
+
+
+async def sign_in(router, token: str) -> dict[str, str]:
+    """Sign in; the session cookie's header (empty if the token was refused)."""
+    answer = await sign_in_answer(router.http, token)
     assert answer.status_code == 303, answer.text
     if answer.headers["location"] != "/console/runs":
         return {}
@@ -335,3 +341,26 @@ async def test_cancel_a_running_run_and_bulk_cancel_the_rest(router) -> None:
     assert [(await router.services.runs.get(r))["status"] for r in ids] == ["cancelled"] * 3
     listed = await router.http.get("/console/runs/rows", params={"status": "cancelled"}, headers=acme)
     assert all(r in listed.text for r in ids)
+
+
+async def test_failed_sign_ins_lock_out_that_address_only(router) -> None:
+    """Guessing tokens from one address: after 5 failures that address is refused (429, before the
+    token is even looked at, so a right guess is refused too), while the same correct token from
+    another address signs in."""
+    for _ in range(5):
+        refused = await sign_in_answer(router.http, "not-a-token-of-anyone-at-all")
+        assert refused.status_code == 303 and refused.headers["location"].endswith("error=token")
+    locked = await sign_in_answer(router.http, ACME_TOKEN)
+    assert locked.status_code == 429, locked.text
+    assert "Too many failed sign-ins" in locked.text and int(locked.headers["retry-after"]) > 0
+    assert "kxflow_console=" not in locked.headers.get("set-cookie", "")
+    elsewhere = httpx.AsyncClient(
+        base_url=router.url, transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"), timeout=30
+    )
+    async with elsewhere:
+        answer = await sign_in_answer(elsewhere, ACME_TOKEN)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/runs"
+        cookie = re.search(r"kxflow_console=([^;]+)", answer.headers["set-cookie"]).group(1)
+        runs = await elsewhere.get("/console/runs", headers={"Cookie": f"kxflow_console={cookie}"})
+    assert runs.status_code == 200
+    assert len(router.app.state.console.failed_sign_ins) == 1  # only the failing address is remembered

@@ -25,7 +25,12 @@ from zap_router.adapters.connections import StaticConnectionDirectory
 from zap_router.adapters.notify_store import NotifyStore
 from zap_router.adapters.publisher import run_cloud_event
 from zap_router.domain.clock import ManualClock
-from zap_router.domain.notifications import FlushPolicy, Message, notice_from_run_event
+from zap_router.domain.notifications import (
+    FlushPolicy,
+    Message,
+    notice_from_dead_letter,
+    notice_from_run_event,
+)
 from zap_router.engine.notifier import Notifier
 from zap_router.main import create_app
 from zap_router.testing import demo_catalog
@@ -65,27 +70,58 @@ async def inbox() -> AsyncIterator[tuple[Inbox, str, int]]:
         controller.stop()
 
 
+class Gateway:
+    """A gateway's ``GET /v1/connections``: acme's Xero organisation needs re-authorisation."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.app = FastAPI()
+
+        @self.app.get("/v1/connections")
+        async def connections(request: Request) -> list[dict[str, Any]]:
+            auth = request.headers.get("authorization", "")
+            self.asked.append(auth)
+            if auth != ACME["Authorization"]:
+                return []
+            return [
+                {"id": "xero-acme-au", "app": "xero", "name": "Acme AU", "status": "active"},
+                {
+                    "id": "xero-acme-nz",
+                    "app": "xero",
+                    "name": "Acme NZ",
+                    "status": "needs_reauth",
+                    "status_reason": "refresh token rejected (invalid_grant)",
+                },
+            ]
+
+
 @pytest.fixture
 async def notifier_app(kafka_bootstrap, mongodb_url, topic_prefix, mongo_db_name, inbox):
     _, _, smtp_port = inbox
-    settings = router_settings(
-        kafka_bootstrap,
-        mongodb_url,
-        topic_prefix,
-        mongo_db_name,
-        notify_group_id=f"{topic_prefix}notifier",
-        notify_settle_s=2.0,
-        notify_min_interval_s=0.0,
-        notify_tick_s=0.2,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_from="kxflow@test.example",
-        console_url="http://console.test/console",
-    )
-    directory = StaticConnectionDirectory({"acme": {"kartra": {"kartra-main"}, "xero": {"xero-acme-au"}}})
-    app = create_app(settings, catalog=demo_catalog(), directory=directory, run_scheduler=False)
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
-        yield app, http, settings
+    gateway = Gateway()
+    async with serve(gateway.app) as gateway_url:
+        settings = router_settings(
+            kafka_bootstrap,
+            mongodb_url,
+            topic_prefix,
+            mongo_db_name,
+            notify_group_id=f"{topic_prefix}notifier",
+            notify_settle_s=2.0,
+            notify_min_interval_s=0.0,
+            notify_tick_s=0.2,
+            notify_connections_check_s=0.3,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            smtp_from="kxflow@test.example",
+            console_url="http://console.test/console",
+            xero_gateway_url=gateway_url,
+            kartra_gateway_url="http://127.0.0.1:9",  # not answering: left out of each check
+        )
+        directory = StaticConnectionDirectory({"acme": {"kartra": {"kartra-main"}, "xero": {"xero-acme-au"}}})
+        app = create_app(settings, catalog=demo_catalog(), directory=directory, run_scheduler=False)
+        app.state.fake_gateway = gateway
+        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+            yield app, http, settings
 
 
 def run_event(i: int, transition: RunTransition, status: RunStatus, tenant: str = "acme", zap: str = "z1"):
@@ -237,3 +273,72 @@ async def test_two_replicas_send_a_rule_once(mongo_client, mongo_db_name) -> Non
     assert await replicas[1].flush() == 0
     clock.advance(31)
     assert await replicas[1].flush() == 1 and recorder.sent[-1].count == 1
+
+
+async def test_dead_letters_of_a_tenant_reach_its_rule_once(notifier_app, inbox) -> None:
+    """Records landing on ``*.dlq`` topics: acme's two (on two DLQs) are one digest to acme's
+    rule; globex's and one naming no tenant reach nobody; a second pass of the same records (a
+    rebalance) adds nothing."""
+    app, http, settings = notifier_app
+    box, hook_url, _ = inbox
+    rule = {"name": "dlq", "kinds": ["dead_letters"], "channel": "webhook", "target": hook_url}
+    assert (await http.post("/v1/notifications/rules", json=rule, headers=ACME)).status_code == 201
+
+    def letter(tenant: str | None, message: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+        headers = [("x-error-class", b"EnvelopeError"), ("x-error-message", message.encode())]
+        return b"\xff not json", headers + ([("ce_tenant", tenant.encode())] if tenant else [])
+
+    topics = settings.topics
+    await publish_events(
+        settings.kafka_bootstrap_servers,
+        topics.dlq(topics.xero_commands),
+        [],
+        raw=[letter("acme", "data is not JSON"), letter("globex", "nope"), letter(None, "no tenant")],
+    )
+    await publish_events(
+        settings.kafka_bootstrap_servers,
+        topics.dlq(topics.kartra_events),
+        [],
+        raw=[letter("acme", "bad lead")],
+    )
+    store = app.state.notifier.store
+
+    async def sent_two() -> bool:
+        return await store.count({"state": "sent", "kind": "dead_letters"}) == 2
+
+    await wait_for(sent_two, timeout=30, interval=0.3, message="acme's two dead letters sent")
+    assert len(box.hooks) == 1 and box.hooks[0]["kxflow"]["count"] == 2
+    text = box.hooks[0]["text"]
+    assert "2 dead letters" in text and "data is not JSON" in text and "bad lead" in text
+    assert "nope" not in text and "no tenant" not in text
+    assert await store.count({}) == 2
+    seen_again = []
+    for item in await store.items.find({"kind": "dead_letters"}).to_list(None):
+        _, _, topic, partition, offset = item["_id"].split(":")  # rule:dlq:topic:partition:offset
+        seen_again.append(notice_from_dead_letter(topic, int(partition), int(offset), {"ce_tenant": "acme"}))
+    assert await app.state.notifier.on_notices(seen_again) == 0  # a record read twice is one item
+
+
+async def test_a_connection_needing_reauth_is_told_once_a_day(notifier_app, inbox) -> None:
+    """The notifier asks the gateways with the tenant's own token for tenants whose rules want
+    it; acme's NZ organisation needs re-authorisation: one e-mail, however often it is checked."""
+    app, http, _ = notifier_app
+    box, _, _ = inbox
+    gateway: Gateway = app.state.fake_gateway
+    rule = {
+        "name": "connections",
+        "kinds": ["connection_needs_reauth"],
+        "channel": "email",
+        "target": "it@acme.example",
+    }
+    assert (await http.post("/v1/notifications/rules", json=rule, headers=ACME)).status_code == 201
+    await wait_for(lambda: len(box.mails) >= 1, timeout=30, message="the re-authorisation e-mail")
+    mail = box.mails[0]
+    assert mail["To"] == "it@acme.example"
+    assert mail["Subject"] == "[kxflow] The Xero connection Acme NZ needs re-authorisation"
+    assert "invalid_grant" in mail.get_payload(decode=True).decode()
+    checks = len(gateway.asked)
+    await wait_for(lambda: len(gateway.asked) >= checks + 3, timeout=30, message="three more checks")
+    store = app.state.notifier.store
+    assert await store.count({"kind": "connection_needs_reauth"}) == 1 and len(box.mails) == 1
+    assert set(gateway.asked) == {ACME["Authorization"]}  # only acme has such a rule; its own token

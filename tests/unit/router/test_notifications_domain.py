@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -14,7 +14,9 @@ from zap_router.domain.notifications import (
     Kind,
     RuleSpec,
     compose,
+    notice_from_dead_letter,
     notice_from_run_event,
+    notices_from_connections,
     rule_wants,
 )
 
@@ -97,9 +99,8 @@ def test_rule_targets_are_checked() -> None:
         RuleSpec(name="a", kinds=["run_failed"], channel="webhook", target="file:///etc/passwd")
     with pytest.raises(ValidationError):
         RuleSpec(name="a", kinds=[], channel="webhook", target="https://hooks.example/x")
-    # kinds nothing sends yet are refused, not accepted and left silent
-    with pytest.raises(ValidationError, match="not sent by the notifier yet"):
-        RuleSpec(name="a", kinds=["dead_letters"], channel="webhook", target="https://hooks.example/x")
+    every = RuleSpec(name="a", kinds=list(Kind), channel="webhook", target="https://hooks.example/x")
+    assert set(every.kinds) == set(Kind)  # every kind is sent by the notifier
 
 
 def test_a_zap_failing_at_the_ratio_is_at_risk_before_it_is_disabled() -> None:
@@ -133,3 +134,43 @@ async def test_the_notifier_warns_once_a_day_before_the_zap_is_turned_off() -> N
     past = FixedOutcomes(total=30, failed=30)  # past the rule: the router turns it off, no warning
     fresh = Notifier(store=None, sender=None, clock=ManualClock(T0), outcomes=past)  # type: ignore[arg-type]
     assert await fresh.warnings_for([n for n in failures if n][:1]) == [] and past.calls == 1
+
+
+def test_a_dead_letter_is_a_notice_of_its_tenant_keyed_by_its_place() -> None:
+    headers = {
+        "ce_tenant": "acme",
+        "ce_type": "kxflow.command.v1",
+        "x-error-class": "EnvelopeError",
+        "x-error-message": "data is not JSON",
+        "x-original-topic": "kxflow.xero.commands.v1",
+    }
+    notice = notice_from_dead_letter("kxflow.xero.commands.v1.dlq", 2, 41, headers)
+    assert notice is not None and notice.kind == Kind.dead_letters and notice.tenant == "acme"
+    assert notice.key == "dlq:kxflow.xero.commands.v1.dlq:2:41"
+    assert notice.text == "EnvelopeError: data is not JSON" and "kxflow.xero.commands.v1" in notice.title
+    assert notice_from_dead_letter("kxflow.runs.v1.dlq", 0, 1, {"x-error-class": "X"}) is None  # no tenant
+
+
+def test_connections_needing_reauth_are_one_notice_each_per_day() -> None:
+    found = [
+        {"id": "x1", "app": "xero", "name": "Acme AU", "status": "active"},
+        {
+            "id": "x2",
+            "app": "xero",
+            "name": "Acme NZ",
+            "status": "needs_reauth",
+            "status_reason": "invalid_grant",
+        },
+        {"id": "k1", "app": "kartra", "status": "needs_reauth"},
+    ]
+    today = notices_from_connections("acme", found, date(2026, 12, 8))
+    assert [n.title for n in today] == [
+        "The Xero connection Acme NZ needs re-authorisation",
+        "The Kartra connection k1 needs re-authorisation",
+    ]
+    assert all(n.kind == Kind.connection_needs_reauth and n.tenant == "acme" for n in today)
+    assert today[0].text.startswith("invalid_grant")
+    again = notices_from_connections("acme", found, date(2026, 12, 8))
+    tomorrow = notices_from_connections("acme", found, date(2026, 12, 9))
+    assert [n.key for n in again] == [n.key for n in today]
+    assert not {n.key for n in tomorrow} & {n.key for n in today}

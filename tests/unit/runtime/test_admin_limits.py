@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from pydantic import ValidationError
 
-from kxflow_contracts.runtime.limits import AdminLimits
+from kxflow_contracts.runtime.limits import AdminLimits, RateBuckets
 from kxflow_contracts.runtime.settings import ServiceSettings
 
 
@@ -82,3 +82,18 @@ def test_short_api_tokens_are_refused_at_start() -> None:
     assert ServiceSettings(api_tokens="a-long-random-token-0123:acme").api_tokens
     with pytest.raises(ValidationError, match="shorter than 32"):
         ServiceSettings(api_tokens="a-long-random-token-0123:acme", min_api_token_length=32)
+
+
+def test_rate_buckets_wait_counts_nothing_take_counts_and_keys_are_bounded() -> None:
+    """The buckets the console's failed sign-ins use: ``wait`` only looks, ``take`` spends, a
+    spent bucket refills at the rate, and a flood of keys keeps at most ``max_keys``."""
+    clock = Clock()
+    buckets = RateBuckets(rate_per_second=0.5, burst=2, clock=clock, max_keys=3)
+    assert buckets.wait("a") == 0 and len(buckets) == 0
+    assert buckets.take("a") == 0 and buckets.take("a") == 0
+    assert buckets.wait("a") == pytest.approx(2.0) and buckets.wait("b") == 0
+    clock.now += 2.0
+    assert buckets.wait("a") == 0
+    for n in range(100):
+        buckets.take(f"flood-{n}")
+    assert len(buckets) == 3

@@ -26,6 +26,49 @@ class _Bucket:
     at: float
 
 
+class RateBuckets:
+    """Token buckets by key (``burst`` requests, refilled at ``rate_per_second``) in bounded memory:
+    at most ``max_keys`` keys, a bucket forgotten once it would be full again. Used per bearer
+    token here and per address and per account for the console's failed sign-ins."""
+
+    def __init__(
+        self,
+        rate_per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self._rate = rate_per_second
+        self._burst = float(burst)
+        self._clock = clock
+        idle = burst / rate_per_second if rate_per_second > 0 else 60.0  # a full bucket is forgettable
+        self._buckets: BoundedTTLCache[str, _Bucket] = BoundedTTLCache(max_keys, idle + 1, clock)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _refilled(self, key: str) -> _Bucket:
+        now = self._clock()
+        bucket = self._buckets.get(key) or _Bucket(self._burst, now)
+        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._rate)
+        bucket.at = now
+        return bucket
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` may go again (0: now), without counting anything."""
+        bucket = self._refilled(key)
+        return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self._rate
+
+    def take(self, key: str) -> float:
+        """Seconds until a request is allowed (0: allowed now, and counted)."""
+        bucket = self._refilled(key)
+        self._buckets.put(key, bucket)
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self._rate
+
+
 class AdminLimits:
     """ASGI middleware; add it with ``app.add_middleware(AdminLimits, ...)``."""
 
@@ -41,10 +84,7 @@ class AdminLimits:
         self.app = app
         self._max_body = max_body_bytes
         self._rate = rate_per_second
-        self._burst = float(burst)
-        self._clock = clock
-        idle = burst / rate_per_second if rate_per_second > 0 else 60.0  # a full bucket is forgettable
-        self._buckets: BoundedTTLCache[str, _Bucket] = BoundedTTLCache(max_tokens_tracked, idle + 1, clock)
+        self._buckets = RateBuckets(rate_per_second, burst, clock, max_tokens_tracked)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -57,7 +97,7 @@ class AdminLimits:
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
         if token and self._rate > 0:
-            wait = self._take(hashlib.sha256(token).hexdigest())
+            wait = self._buckets.take(hashlib.sha256(token).hexdigest())
             if wait > 0:
                 return await _answer(
                     send,
@@ -93,18 +133,6 @@ class AdminLimits:
         except Exception:
             if not refused:
                 raise
-
-    def _take(self, key: str) -> float:
-        """Seconds until a request is allowed (0: allowed now, and counted)."""
-        now = self._clock()
-        bucket = self._buckets.get(key) or _Bucket(self._burst, now)
-        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._rate)
-        bucket.at = now
-        self._buckets.put(key, bucket)
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / self._rate
 
 
 async def _answer(send: Any, status: int, detail: str, headers: dict[str, str] | None = None) -> None:

@@ -158,6 +158,15 @@ def create_app(
         if settings.notify and settings.consume:
             tasks.append(asyncio.create_task(_every(settings.notify_tick_s, notifier.flush, "notifier")))
             tasks.append(asyncio.create_task(_every(3600, notifier.purge, "notifier purge", wait_first=True)))
+            tasks.append(
+                asyncio.create_task(
+                    _every(
+                        settings.notify_connections_check_s,
+                        notifier.check_connections,
+                        "notifier connections",
+                    )
+                )
+            )
         if run_scheduler:
             tasks.append(asyncio.create_task(_every(settings.scheduler_interval_s, engine.tick, "scheduler")))
             if settings.retention is not None:

@@ -65,6 +65,9 @@ class RouterSettings(ServiceSettings):
     )
     notify_max_delay_s: float = Field(default=120.0, description="…or once its oldest item waited this long")
     notify_tick_s: float = Field(default=1.0, description="How often due notifications are looked for")
+    notify_connections_check_s: float = Field(
+        default=300.0, description="How often the gateways are asked for connections needing re-authorisation"
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail rules (unset: none)")
     smtp_port: int = 25
     smtp_from: str = "kxflow@localhost"

@@ -37,22 +37,30 @@ class HttpConnectionDirectory:
         self._gateways = dict(gateways)
         self._client = client
 
-    async def _list(self, app: str, base_url: str, token: str) -> dict[str, str]:
-        url = f"{base_url.rstrip('/')}/v1/connections"
+    @property
+    def apps(self) -> list[str]:
+        return list(self._gateways)
+
+    async def items(self, app: str, token: str) -> list[dict[str, object]]:
+        """One gateway's ``GET /v1/connections`` as the token's tenant sees it."""
+        url = f"{self._gateways[app].rstrip('/')}/v1/connections"
         try:
             response = await self._client.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5.0)
             response.raise_for_status()
-        except httpx.HTTPError as exc:
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
             raise DirectoryUnavailable(
                 f"{app} gateway connections unavailable: {type(exc).__name__}"
             ) from None
-        body = response.json()
         items = body.get("items", body.get("connections", [])) if isinstance(body, dict) else body
-        return aliases([item for item in items if isinstance(item, dict) and "id" in item])
+        return [item for item in items if isinstance(item, dict) and "id" in item]
+
+    async def _list(self, app: str, token: str) -> dict[str, str]:
+        return aliases(await self.items(app, token))
 
     async def connections(self, tenant: str, token: str) -> dict[str, dict[str, str]]:
         apps = list(self._gateways)
-        found = await asyncio.gather(*(self._list(app, self._gateways[app], token) for app in apps))
+        found = await asyncio.gather(*(self._list(app, token) for app in apps))
         return dict(zip(apps, found, strict=True))
 
 
@@ -65,3 +73,27 @@ class StaticConnectionDirectory:
 
     async def connections(self, tenant: str, token: str) -> dict[str, set[str]]:
         return self._by_tenant.get(tenant, self._everyone)
+
+
+class GatewayConnectionStates:
+    """Every gateway's connections of a tenant, with their status, for the notifier: asked with one
+    of the tenant's own admin tokens (so the gateways scope the answer); a gateway that does not
+    answer is left out of this check (the next one asks again)."""
+
+    def __init__(self, directory: HttpConnectionDirectory, tokens: Mapping[str, str]) -> None:
+        self._directory = directory
+        self._token_of: dict[str, str] = {}
+        for token, tenant in tokens.items():
+            self._token_of.setdefault(tenant, token)
+
+    async def connections(self, tenant: str) -> list[dict[str, object]]:
+        token = self._token_of.get(tenant)
+        if token is None:
+            return []
+        out: list[dict[str, object]] = []
+        for app in self._directory.apps:
+            try:
+                out += [{"app": app, **item} for item in await self._directory.items(app, token)]
+            except DirectoryUnavailable:
+                continue
+        return out

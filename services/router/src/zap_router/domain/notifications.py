@@ -1,5 +1,6 @@
-"""Notification rules and messages (pure): which run events a rule wants, when a rule's pending
-notifications are sent, and how one notification or a burst of them (a digest) reads.
+"""Notification rules and messages (pure): which run events, dead letters and connection states a
+rule wants, when a rule's pending notifications are sent, and how one notification or a burst of
+them (a digest) reads.
 
 A rule belongs to a tenant, optionally to one zap, lists the kinds it wants and one channel
 (a Slack-compatible webhook or an e-mail address). The notifier stores one *item* per (rule, event)
@@ -9,13 +10,14 @@ and sends a rule's pending items together: one item is one message, several are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from kxflow_contracts.runs import CANCELLED, RunStatus, RunTransition
+from kxflow_contracts.topics import DLQ_SUFFIX
 
 DIGEST_LINES = 20  # a digest lists this many items, then says how many more there were
 
@@ -27,10 +29,6 @@ class Kind(StrEnum):
     zap_disabled = "zap_disabled"
     connection_needs_reauth = "connection_needs_reauth"
     dead_letters = "dead_letters"
-
-
-# Kinds named for rules to come: nothing produces them yet (docs/operator-guide.md, Notifications).
-NOT_YET = frozenset({Kind.connection_needs_reauth, Kind.dead_letters})
 
 
 class Channel(StrEnum):
@@ -49,17 +47,6 @@ class RuleSpec(BaseModel):
     channel: Channel
     target: str = Field(min_length=3, max_length=500, description="Webhook URL or e-mail address")
     enabled: bool = True
-
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, value: list[Kind]) -> list[Kind]:
-        later = sorted(k.value for k in value if k in NOT_YET)
-        if later:
-            raise ValueError(
-                f"{', '.join(later)}: not sent by the notifier yet; the chart's alerts "
-                "(KxflowXeroConnectionNeedsReauth, KxflowDeadLettersGrowing) cover them for the platform team"
-            )
-        return value
 
     @field_validator("target")
     @classmethod
@@ -113,6 +100,53 @@ def notice_from_run_event(ce_id: str, data: dict[str, Any]) -> Notice | None:
         text=reason,
         run_id=run_id,
     )
+
+
+def notice_from_dead_letter(
+    topic: str, partition: int, offset: int, headers: dict[str, str]
+) -> Notice | None:
+    """A record on a ``*.dlq`` topic as a notice for its tenant (``ce_tenant``), or ``None`` when it
+    names no tenant (bytes nobody could decode: the platform's DLQ alert covers those).
+
+    Keyed by the record's place in the DLQ, so a redelivered or re-read record is the same notice.
+    """
+    tenant = headers.get("ce_tenant", "").strip()
+    if not tenant:
+        return None
+    original = headers.get("x-original-topic") or topic.removesuffix(DLQ_SUFFIX)
+    reason = f"{headers.get('x-error-class', 'error')}: {headers.get('x-error-message', '')}".strip(": ")
+    what = headers.get("ce_type") or "a message"
+    return Notice(
+        key=f"dlq:{topic}:{partition}:{offset}",
+        tenant=tenant,
+        kind=Kind.dead_letters,
+        zap_id=None,
+        title=f"A dead letter on {topic}: {what} from {original} could not be processed",
+        text=reason[:500],
+    )
+
+
+def notices_from_connections(tenant: str, connections: list[dict[str, Any]], day: date) -> list[Notice]:
+    """One notice per connection that needs re-authorisation, per day it stays so (a reminder a
+    day, as Zapier's; the key makes every replica and every check of that day the same notice)."""
+    out: list[Notice] = []
+    for conn in connections:
+        if conn.get("status") != "needs_reauth" or not conn.get("id"):
+            continue
+        app, cid = str(conn.get("app", "")), str(conn["id"])
+        name = str(conn.get("name") or cid)
+        reason = str(conn.get("status_reason") or "")
+        out.append(
+            Notice(
+                key=f"needs_reauth:{app}:{cid}:{day.isoformat()}",
+                tenant=tenant,
+                kind=Kind.connection_needs_reauth,
+                zap_id=None,
+                title=f"The {app.capitalize()} connection {name} needs re-authorisation",
+                text=(reason + " — " if reason else "") + "its runs fail until someone connects it again",
+            )
+        )
+    return out
 
 
 def rule_wants(rule: dict[str, Any], notice: Notice) -> bool:

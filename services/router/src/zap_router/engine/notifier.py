@@ -1,7 +1,10 @@
-"""The notifier: run events in, one message per rule per burst out.
+"""The notifier: run events, dead letters and connection states in, one message per rule per burst out.
 
 ``on_run_events`` turns a batch of ``kxflow.runs.v1`` records into items (one per matching rule,
-deduplicated by the store's unique ``_id``) and returns; the batch then commits. ``flush`` (every
+deduplicated by the store's unique ``_id``) and returns; the batch then commits. Dead letters come
+the same way from the ``*.dlq`` topics (``notice_from_dead_letter``); connections that need
+re-authorisation are asked of the gateways every few minutes for the tenants whose rules want them
+(``check_connections``: the gateways keep that state and publish no event of it). ``flush`` (every
 ``tick``) sends each rule whose items are due under the :class:`FlushPolicy`: one item as its own
 message, a burst as one digest. Sending happens after the item is stored, so a crash can at worst
 repeat a message whose ``sent`` mark was not written (at-least-once), never lose one.
@@ -18,7 +21,15 @@ from typing import Any, Protocol
 
 from zap_router.domain.clock import Clock
 from zap_router.domain.health import AutoDisablePolicy, at_risk
-from zap_router.domain.notifications import FlushPolicy, Kind, Message, Notice, compose, rule_wants
+from zap_router.domain.notifications import (
+    FlushPolicy,
+    Kind,
+    Message,
+    Notice,
+    compose,
+    notices_from_connections,
+    rule_wants,
+)
 
 log = logging.getLogger("kxflow.router.notifier")
 
@@ -38,6 +49,12 @@ class Sender(Protocol):
     async def send(self, channel: str, target: str, message: Message) -> None: ...
 
 
+class ConnectionStates(Protocol):
+    async def connections(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's connections of every gateway (``id``, ``app``, ``name``, ``status``, …)."""
+        ...
+
+
 class Outcomes(Protocol):
     async def count_outcomes(self, zap_id: str, since: datetime) -> tuple[int, int]: ...
 
@@ -50,6 +67,7 @@ class Notifier:
     policy: FlushPolicy = field(default_factory=FlushPolicy)
     health: AutoDisablePolicy = field(default_factory=AutoDisablePolicy)
     outcomes: Outcomes | None = None
+    connections: ConnectionStates | None = None
     console_url: str | None = None
     rules_ttl: timedelta = timedelta(seconds=10)
     stale_claim: timedelta = timedelta(minutes=10)
@@ -125,6 +143,29 @@ class Notifier:
                     )
                 )
         return out
+
+    async def check_connections(self) -> int:
+        """Notices for connections needing re-authorisation, for tenants with a rule wanting them."""
+        if self.connections is None:
+            return 0
+        rules = await self.rules()
+        tenants = sorted(
+            {
+                r["tenant"]
+                for r in rules
+                if r.get("enabled", True) and Kind.connection_needs_reauth in r["kinds"]
+            }
+        )
+        notices: list[Notice] = []
+        today = self.clock.now().date()
+        for tenant in tenants:
+            try:
+                found = await self.connections.connections(tenant)
+            except Exception as exc:  # a gateway away: asked again at the next check
+                log.warning("notifier: connections of %s unavailable (%s)", tenant, exc)
+                continue
+            notices += notices_from_connections(tenant, found, today)
+        return await self.on_notices(notices) if notices else 0
 
     async def flush(self) -> int:
         """Send every due rule's pending items; how many messages were sent."""

@@ -1,5 +1,5 @@
-"""The notifier's wiring: its consumer group on ``kxflow.runs.v1``, the flush loop and the rules API
-(``/v1/notifications/rules``, tenant-scoped like every admin route)."""
+"""The notifier's wiring: its consumer groups on ``kxflow.runs.v1`` and on the ``*.dlq`` topics, the
+flush loop and the rules API (``/v1/notifications/rules``, tenant-scoped like every admin route)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from kxflow_contracts.envelope import EnvelopeError, decode
 from kxflow_contracts.runtime.kafka import dead_letter_record
+from kxflow_contracts.topics import DLQ_SUFFIX
+from zap_router.adapters.connections import GatewayConnectionStates, HttpConnectionDirectory
 from zap_router.adapters.notify_senders import Senders, SmtpConfig, SmtpSender, WebhookSender
 from zap_router.adapters.notify_store import NotifyStore
 from zap_router.domain.clock import Clock
-from zap_router.domain.notifications import FlushPolicy, Notice, RuleSpec, notice_from_run_event
+from zap_router.domain.notifications import (
+    FlushPolicy,
+    Notice,
+    RuleSpec,
+    notice_from_dead_letter,
+    notice_from_run_event,
+)
 from zap_router.engine.notifier import Notifier, Outcomes
 from zap_router.entrypoints.deps import tenant_only
 from zap_router.settings import RouterSettings
@@ -93,6 +101,12 @@ def make_notifier(
         ),
         health=settings.auto_disable,
         outcomes=outcomes,
+        connections=GatewayConnectionStates(
+            HttpConnectionDirectory(
+                {"kartra": settings.kartra_gateway_url, "xero": settings.xero_gateway_url}, http
+            ),
+            settings.api_tokens,
+        ),
         console_url=settings.console_url,
     )
 
@@ -133,6 +147,39 @@ def register_notifier(broker: KafkaBroker, settings: RouterSettings, notifier: N
             await notifier.on_notices(notices + await notifier.warnings_for(notices))
 
 
+def register_dead_letter_notices(broker: KafkaBroker, settings: RouterSettings, notifier: Notifier) -> None:
+    """A second consumer group on every ``*.dlq`` topic: each record becomes a ``dead_letters``
+    notice of its tenant. Only headers are read (a dead letter's value is by nature undecodable),
+    and nothing here is dead-lettered again."""
+    dlqs = [spec.name for spec in settings.topics.specs() if spec.name.endswith(DLQ_SUFFIX)]
+
+    async def raw(msg: Any) -> Any:
+        return None
+
+    @broker.subscriber(
+        *dlqs,
+        group_id=f"{settings.notify_group_id}-dlq",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=settings.event_batch_max,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        decoder=raw,
+        title="notifier-dead-letters",
+    )
+    async def on_dead_letters(msg: KafkaMessage) -> None:
+        notices: list[Notice] = []
+        for record in msg.raw_message:
+            headers = {k: v.decode(errors="replace") for k, v in record.headers or () if isinstance(v, bytes)}
+            notice = notice_from_dead_letter(record.topic, record.partition, record.offset, headers)
+            if notice is not None:
+                notices.append(notice)
+        if notices:
+            await notifier.on_notices(notices)
+
+
 def install_notifier(app: FastAPI, broker: KafkaBroker, settings: RouterSettings, notifier: Notifier) -> None:
     sent = Counter(
         "kxflow_notifications",
@@ -145,3 +192,4 @@ def install_notifier(app: FastAPI, broker: KafkaBroker, settings: RouterSettings
     app.include_router(router)
     if settings.notify and settings.consume:
         register_notifier(broker, settings, notifier)
+        register_dead_letter_notices(broker, settings, notifier)

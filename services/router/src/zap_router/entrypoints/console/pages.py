@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import json
 import logging
+import math
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from kxflow_contracts.runs import FINISHED_STATES, RUN_STATES, RunStatus
+from kxflow_contracts.runtime.limits import RateBuckets
 from zap_router.adapters.run_store import CursorError
 from zap_router.domain.run_search import run_matches
 from zap_router.domain.zaps import ZapSpec
@@ -46,6 +48,10 @@ BULK = {
 SEARCH_SCAN = 2000  # newest runs (after the other filters) a business-key search looks through
 PAGE = 50
 MAX_EDIT_BYTES = 64 * 1024
+# Failed sign-ins from one client address: this many at once, then one more every REFILL seconds.
+SIGN_IN_FAILURES = 5
+SIGN_IN_REFILL_S = 60.0
+SIGN_IN_ADDRESSES = 10_000  # addresses remembered at most (bounded memory; the oldest go first)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -72,6 +78,7 @@ class ConsoleState:
         self.http = http
         self.secure_cookie = secure_cookie
         self.jobs = Jobs()
+        self.failed_sign_ins = RateBuckets(1 / SIGN_IN_REFILL_S, SIGN_IN_FAILURES, max_keys=SIGN_IN_ADDRESSES)
         self.dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.topics)
         self.gateways = {"kartra": settings.kartra_gateway_url, "xero": settings.xero_gateway_url}
 
@@ -149,10 +156,23 @@ async def login(
     token: Annotated[str, Form(max_length=500)],
     pre: Annotated[str, Form()] = "",
 ) -> Response:
+    address = request.client.host if request.client else "unknown"
+    wait = state.failed_sign_ins.wait(address)
+    if wait > 0:  # refused before the token is looked at: a locked-out address learns nothing
+        retry = math.ceil(wait)
+        cookie, form_value = state.sessions.pre_token()
+        response = page(
+            request, "login.html", None, status_code=429, pre=form_value, error="locked", retry=retry
+        )
+        response.set_cookie(PRE_COOKIE, cookie, httponly=True, samesite="strict", secure=state.secure_cookie)
+        response.headers["Retry-After"] = str(retry)
+        return response
     if not state.sessions.pre_ok(request.cookies.get(PRE_COOKIE), pre):
         return RedirectResponse("/console/login?error=expired", status_code=303)
     cookie = state.sessions.open(token.strip())
     if cookie is None:
+        state.failed_sign_ins.take(address)
+        log.info("console sign-in refused: unknown token from %s", address)
         return RedirectResponse("/console/login?error=token", status_code=303)
     response = RedirectResponse("/console/runs", status_code=303)
     response.set_cookie(
