@@ -155,18 +155,9 @@ async def test_podman_stop_during_traffic_loses_no_webhook_and_no_command(drill:
     recover = await drill.settled(240)
     report = await drill.audit("podman stop (SIGTERM) each service", recover)
     print(report.header() + "\n" + report.row() + f"\nstops (exit code, seconds): {stops}")
-    # The router's 20 ms template-rendering budget (a guard against hostile templates) can end a
-    # run on a CPU-starved machine: the run ends with that reason, nothing is lost or doubled.
-    # A run so ended after its invoice step leaves an invoice without a payment: that is the
-    # budget's doing, not a lost command, so those are allowed too (as many as such runs).
-    budget = report.not_succeeded.get("failed:budget_exceeded", 0)
-    problems = [
-        p
-        for p in report.problems({"failed:budget_exceeded"})
-        if not (p.endswith("invoices without exactly one payment") and report.payments_missing <= budget)
-    ]
-    assert problems == [], f"{problems}\n{await drill.evidence()}\n{system.describe(20)}"
+    # The template-rendering budget counts the rendering thread's CPU time, not wall time, so a
+    # CPU-starved machine no longer ends runs with budget_exceeded: every run must succeed.
+    assert report.problems() == [], f"{report.problems()}\n{await drill.evidence()}\n{system.describe(20)}"
     assert report.accepted >= 15, f"too few deliveries accepted to prove anything: {report}"
     assert report.runs >= report.accepted
-    succeeded = report.runs - sum(report.not_succeeded.values())
-    assert succeeded <= report.invoices <= succeeded + budget
+    assert report.invoices == report.runs
