@@ -236,6 +236,12 @@ async def test_connections_show_needs_reauth_first_from_both_gateways(router) ->
             {"id": "xero-bad", "app": "xero", "name": "Acme NZ", "status": "needs_reauth"},
         ]
 
+    @gateway.get("/v1/connections/budget")
+    async def budget(request: Request) -> list[dict[str, Any]]:
+        seen.append(request.headers.get("authorization", ""))
+        use = {"per_minute": 60, "used_minute": 7, "queued": 2, "throttled": 1}
+        return [{"id": "xero-ok", "per_day": 4000, "used_day": 1234, "remaining_day": 2766, **use}]
+
     async with serve(gateway) as url:
         router.app.state.console.gateways = {"xero": url, "kartra": "http://127.0.0.1:9"}
         acme = await sign_in(router, ACME_TOKEN)
@@ -244,7 +250,12 @@ async def test_connections_show_needs_reauth_first_from_both_gateways(router) ->
     assert "1 connection needs re-authorisation" in page.text and "Acme NZ" in page.text
     assert page.text.index("Acme NZ") < page.text.index("Acme AU")  # needs_reauth listed first
     assert "Could not ask the kartra gateway" in page.text
-    assert seen == [f"Bearer {ACME_TOKEN}"]  # asked server-side with the signed-in tenant's token
+    # the Xero budget used per organisation, as the gateway counts it; unknown for the other one
+    row = page.text[page.text.index("Acme AU") :]
+    assert "1,234 of 4,000 calls" in row and "2,766 left" in row and "this minute 7/60" in row
+    assert "2 waiting" in row and "1 × 429" in row
+    assert "use unknown" in page.text[page.text.index("Acme NZ") : page.text.index("Acme AU")]
+    assert seen == [f"Bearer {ACME_TOKEN}"] * 2  # asked server-side with the signed-in tenant's token
 
 
 async def test_dead_letters_of_the_tenant_are_listed_and_replayed(router) -> None:

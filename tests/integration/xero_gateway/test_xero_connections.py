@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from integration.xero_gateway.xero_gw_helpers import TENANT, auth, connect_all
+from integration.xero_gateway.xero_gw_helpers import TENANT, TOKEN, auth, connect_all
 from waiting import wait_for
 
 from kxflow_sandboxes.xero.identity import ACCESS_TTL
@@ -81,3 +81,39 @@ async def test_revoked_grant_marks_needs_reauth(start_gateway, xero_sandbox) -> 
         listed = await wait_for(lambda: client.get(f"{url}/v1/connections", headers=auth()))
         status = {c["id"]: c["status"] for c in listed.json()}
     assert status["xero-acme-au"] == "needs_reauth"
+
+
+async def test_budget_used_per_organisation_counts_every_replica(start_gateway, xero_sandbox) -> None:
+    """``GET /v1/connections/budget`` (the console's Xero budget): calls made through two replicas
+    for one organisation are counted together (the shared limits), the other organisation's count
+    does not move, and another tenant sees no organisation of acme's."""
+    globex = "test-token-globex-0123456789"
+    shared = {"per_day": 1000, "shared_rate_limits": True}
+    app1, url = await start_gateway(api_tokens={TOKEN: TENANT, globex: "globex"}, **shared)
+    app2, _ = await start_gateway(**shared)
+    await connect_all(url)
+
+    async def budget() -> dict[str, dict]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.get(f"{url}/v1/connections/budget", headers=auth())
+        assert answer.status_code == 200, answer.text
+        return {b["id"]: b for b in answer.json()}
+
+    before = await budget()
+    for app, calls in ((app1, 3), (app2, 2)):
+        conn = await app.state.repos.get(TENANT, "xero-acme-au")
+        for _ in range(calls):
+            await app.state.api.call(conn, "GET", "/api.xro/2.0/Organisation")
+    after = await budget()
+    au, nz = after["xero-acme-au"], after["xero-beta-nz"]
+    assert au["used_day"] - before["xero-acme-au"]["used_day"] == 5  # 3 from one replica, 2 from the other
+    assert au["used_minute"] >= 5 and au["shared"] is True
+    assert au["per_day"] == 1000 and au["remaining_day"] == 1000 - au["used_day"] and au["per_minute"] == 60
+    assert nz["used_day"] == before["xero-beta-nz"]["used_day"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        other = await client.get(
+            f"{url}/v1/connections/budget", headers={"Authorization": f"Bearer {globex}"}
+        )
+        anonymous = await client.get(f"{url}/v1/connections/budget")
+    assert other.status_code == 200 and other.json() == []
+    assert anonymous.status_code == 401

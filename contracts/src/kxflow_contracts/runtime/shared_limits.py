@@ -110,6 +110,12 @@ class SharedRateLimits:
         waited += await self._wait_until(max(later, default=0.0))
         return Admission(tuple(claims), waited)
 
+    async def used(self, rule: Rule) -> int:
+        """Calls of ``rule.key`` planned within the last window, by every replica (what is left
+        of the budget is ``rule.limit`` minus this; a block rule counts blocks, not calls)."""
+        since = self._now() - rule.window
+        return await self._docs.count_documents({"key": rule.key, "at": {"$gt": since}})
+
     def finished(self, admission: Admission) -> None:
         """The call's answer arrived: record it on its claims (in the background)."""
         done = self._now()

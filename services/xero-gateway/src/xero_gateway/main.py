@@ -225,6 +225,7 @@ def create_app(
             publisher,
             lambda n: metrics.webhook_events.inc(n),
             backfills,
+            scheduler,
         )
     )
 

@@ -19,6 +19,7 @@ from xero_gateway.domain.signature import verify
 from xero_gateway.domain.webhooks import parse_batch
 from xero_gateway.service_layer.backfills import BackfillError, Backfills
 from xero_gateway.service_layer.connect import ConnectService, CustomConnectionRefused
+from xero_gateway.service_layer.scheduler import Scheduler
 
 
 class DailyLimit(BaseModel):
@@ -40,6 +41,7 @@ def build_router(
     publisher: Any,
     on_webhook: Callable[[int], None],
     backfills: Backfills,
+    scheduler: Scheduler,
 ) -> APIRouter:
     router = APIRouter()
     secure_cookie = connect.redirect_uri.startswith("https://")
@@ -110,6 +112,18 @@ def build_router(
     @router.get("/v1/connections", tags=["connections"])
     async def list_connections(tenant: str = Depends(tenant_dep)) -> list[dict[str, Any]]:
         return [c.public() for c in await connect.repos.list(tenant)]
+
+    @router.get("/v1/connections/budget", tags=["connections"])
+    async def budget(tenant: str = Depends(tenant_dep)) -> list[dict[str, Any]]:
+        """The Xero call budget each of the tenant's organisations has used (minute and day) and
+        its limits, waiting calls and 429s so far, from the per-organisation scheduler."""
+        out = []
+        for conn in await connect.repos.list(tenant):
+            usage = await scheduler.usage(conn.xero_tenant_id)
+            out.append(
+                {"id": conn.connection_id, "name": conn.name, "xero_tenant_id": conn.xero_tenant_id, **usage}
+            )
+        return out
 
     @router.put("/v1/connections/{connection_id}/daily-limit", tags=["connections"])
     async def daily_limit(

@@ -63,6 +63,30 @@ class Scheduler:
             self._orgs[org] = _OrgState(self._factory())
         return self._orgs[org]
 
+    async def usage(self, org: str) -> dict[str, int | float | bool]:
+        """What an organisation has used of its budget (the console's "Xero budget" column):
+        calls in the last minute and day against the limits, waiting calls and 429s. With
+        ``shared``, the minute and day counts are every replica's (read from the shared rules);
+        without, this replica's own."""
+        budget, now = self.budget(org), self.clock.now()
+        used_minute, used_day = budget.minute.used(now), budget.day.used(now)
+        if self.shared is not None:
+            day_rule, minute_rule, _ = self.shared_rules(org)
+            used_day = max(used_day, await self.shared.used(day_rule))
+            used_minute = max(used_minute, await self.shared.used(minute_rule))
+        return {
+            "per_minute": budget.per_minute,
+            "per_day": budget.per_day,
+            "used_minute": used_minute,
+            "used_day": used_day,
+            "remaining_day": max(0, budget.per_day - used_day),
+            "in_flight": budget.in_flight,
+            "queued": self.queued(org),
+            "throttled": budget.throttled,
+            "blocked_s": round(max(0.0, budget.blocked_until - now), 1),
+            "shared": self.shared is not None,
+        }
+
     def queued(self, org: str) -> int:
         return sum(1 for *_, f in self._state(org).waiters if not f.done())
 

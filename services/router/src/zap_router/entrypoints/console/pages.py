@@ -495,8 +495,28 @@ async def connections_page(request: Request, session: Sess, state: State) -> Res
             rows += [{"app": app, **c} for c in answer.json()]
         except (httpx.HTTPError, ValueError) as exc:
             errors.append(f"{app} gateway: {type(exc).__name__}")
+    if any(row["app"] == "xero" for row in rows):
+        budgets = await _xero_budgets(state, session)
+        for row in rows:
+            row["budget"] = budgets.get(row["id"]) if row["app"] == "xero" else None
     rows.sort(key=lambda c: (c.get("status") != "needs_reauth", c["app"], c.get("name", "")))
     return page(request, "connections.html", session, connections=rows, errors=errors)
+
+
+async def _xero_budgets(state: ConsoleState, session: Session) -> dict[str, dict[str, Any]]:
+    """The Xero gateway's budget use per connection (``GET /v1/connections/budget``); none if it
+    does not answer (the page still lists the connections, the budget says "use unknown")."""
+    try:
+        answer = await state.http.get(
+            f"{state.gateways['xero']}/v1/connections/budget",
+            headers={"Authorization": f"Bearer {session.token}"},
+            timeout=5,
+        )
+        answer.raise_for_status()
+        return {str(b["id"]): b for b in answer.json() if isinstance(b, dict) and "id" in b}
+    except (httpx.HTTPError, ValueError, TypeError) as exc:
+        log.info("console: xero budget unavailable (%s)", type(exc).__name__)
+        return {}
 
 
 # ------------------------------------------------------------------------------------ dead letters
