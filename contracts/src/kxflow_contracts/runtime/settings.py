@@ -73,6 +73,10 @@ class ServiceSettings(BaseSettings):
         default=20.0, description="Requests per second per bearer token (0 = no limit); over it: 429"
     )
     admin_rate_burst: int = Field(default=40, description="Requests a bearer token may make at once")
+    store_command_metrics: bool = Field(
+        default=False,
+        description="count every MongoDB command (`kxflow_store_commands_total`; `make bench` turns it on)",
+    )
     retention_interval_seconds: float = Field(
         default=3600.0, description="How often expired ledgers, seen keys and states are purged"
     )

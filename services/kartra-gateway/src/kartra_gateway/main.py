@@ -33,6 +33,7 @@ from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.metrics import dead_letter_counter
+from kxflow_contracts.runtime.mongo import mongo_client as make_mongo_client
 from kxflow_contracts.runtime.producer import CloudEventProducer
 from kxflow_contracts.runtime.retention import Retention, Rule, keep_retention
 from kxflow_contracts.runtime.secrets import SecretBox
@@ -54,7 +55,11 @@ def create_app(
     provider = tracer_provider or make_tracer_provider(settings.service_name, settings.otlp_endpoint)
     metrics = GatewayMetrics.create()
     topics = settings.topics
-    mongo = mongo_client or AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    mongo = mongo_client or make_mongo_client(
+        settings.mongodb_url,
+        count_commands_in=metrics.registry if settings.store_command_metrics else None,
+        tz_aware=True,
+    )
     db = mongo[settings.mongodb_database]
     http = http_client or httpx.AsyncClient(timeout=settings.kartra_timeout_seconds)
     instrument_httpx_client(http, provider)

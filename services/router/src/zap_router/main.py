@@ -20,6 +20,7 @@ from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_chec
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.limits import AdminLimits
+from kxflow_contracts.runtime.mongo import mongo_client as make_mongo_client
 from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
 from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
 from zap_router.adapters.event_reader import KafkaEventReader
@@ -90,7 +91,12 @@ def create_app(
     metrics = RouterMetrics()
     provider = make_tracer_provider(settings.service_name, settings.otlp_endpoint)
     tracer = provider.get_tracer("kxflow.router")
-    mongo: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True, connect=False)
+    mongo: AsyncMongoClient = make_mongo_client(
+        settings.mongodb_url,
+        count_commands_in=metrics.registry if settings.store_command_metrics else None,
+        tz_aware=True,
+        connect=False,
+    )
     db = mongo[settings.mongodb_database]
     http_client = httpx.AsyncClient()
     directory = directory or HttpConnectionDirectory(

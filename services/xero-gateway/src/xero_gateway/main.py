@@ -25,6 +25,7 @@ from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.ledger import ActionLedger
 from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR, configure_logging
+from kxflow_contracts.runtime.mongo import mongo_client as make_mongo_client
 from kxflow_contracts.runtime.retention import Retention, Rule, keep_retention
 from kxflow_contracts.runtime.secrets import SecretBox
 from kxflow_contracts.runtime.shared_limits import SharedRateLimits
@@ -76,8 +77,10 @@ def create_app(
     clock = clock or Clock(settings.clock_speed)
     http = http_client or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
     instrument_httpx_client(http, provider)
-    mongo: AsyncMongoClient[Any] = mongo_client or AsyncMongoClient(
-        settings.mongodb_url, serverSelectionTimeoutMS=20000
+    mongo: AsyncMongoClient[Any] = mongo_client or make_mongo_client(
+        settings.mongodb_url,
+        count_commands_in=metrics.registry if settings.store_command_metrics else None,
+        serverSelectionTimeoutMS=20000,
     )
     db = mongo[settings.mongodb_database]
     repos = Repositories(db, SecretBox(settings.secret_keys))
