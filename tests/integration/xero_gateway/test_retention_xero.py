@@ -1,6 +1,6 @@
 """Issue 11, item 7: the Xero gateway purges what they keep only for a while — action ledgers (with
-their outputs), seen keys, expired OAuth states, orphan token sets — on a clock the test moves
-forward, against the real FerretDB."""
+their outputs), seen keys, expired OAuth states, orphan token sets, invoices' last seen versions —
+on a clock the test moves forward, against the real FerretDB."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ async def test_xero_gateway_purges_ledger_keys_states_and_orphan_token_sets(
     await db["oauth_states"].insert_one(
         {"_id": "s-new", "tenant": "acme", "expires_at": now.timestamp() + 600}
     )
+    await db["invoice_snapshots"].insert_many(
+        [
+            {"_id": "acme/x/old", "current": {}, "seen_at": now - timedelta(days=200)},
+            {"_id": "acme/x/new", "current": {}, "seen_at": now - timedelta(days=10)},
+        ]
+    )
     used = await _ids(db["token_sets"]) - {"acme/orphan"}
     assert used
     retention = app.state.retention
@@ -51,4 +57,5 @@ async def test_xero_gateway_purges_ledger_keys_states_and_orphan_token_sets(
     assert "l-old" not in await _ids(db["action_ledger"])
     assert "k-old" not in await _ids(db["seen_keys"])
     assert await _ids(db["oauth_states"]) == {"s-new"}
+    assert await _ids(db["invoice_snapshots"]) == {"acme/x/new"}  # bounded: unseen invoices go
     assert await _ids(db["token_sets"]) == used  # the orphan went, the used ones stay

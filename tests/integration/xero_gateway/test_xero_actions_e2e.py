@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from faststream.kafka import KafkaBroker
-from integration.xero_gateway.xero_gw_helpers import TENANT, Results, connect_all, run, send
+from integration.xero_gateway.xero_gw_helpers import TENANT, Results, connect_all, run, send, wired
 from waiting import wait_for
 
 from kxflow_contracts.commands import COMMAND_TYPE
@@ -142,35 +142,23 @@ async def test_webhook_events_are_hydrated_into_trigger_events(
     itr = xero_sandbox.app.state.sandbox
     assert await itr.deliver([]) == 200
     assert await itr.deliver([], bad_signature=True) == 401
-    topics = Topics(topic_prefix)
-    broker = KafkaBroker(kafka_bootstrap)
-    await broker.start()
-    try:
-        async with (
-            Results(kafka_bootstrap, topics.xero_events) as events,
-            Results(kafka_bootstrap, topics.action_results) as results,
-        ):
-            contact = await run(broker, topics, results, "xero.contact.upsert", {"Name": "Alan Turing"})
-            cid = contact["output"]["ContactID"]
-            await run(
-                broker,
-                topics,
-                results,
-                "xero.sales_invoice.create",
-                {
-                    "Contact": {"ContactID": cid},
-                    "Status": "AUTHORISED",
-                    "LineItems": [{"Description": "x", "Quantity": 2, "UnitAmount": 5, "AccountCode": "200"}],
-                },
-            )
-            types = lambda: sorted(e.type for e in events.items)  # noqa: E731
-            await wait_for(
-                lambda: "xero.sales_invoice.created.v1" in types() and "xero.contact.created.v1" in types(),
-                timeout=30,
-                message="hydrated trigger events",
-            )
-            await xero_sandbox.sandbox.drain()
-            inv = next(e for e in events.items if e.type == "xero.sales_invoice.created.v1")
-            assert inv.data["invoice"]["Total"] == 10 and inv.data["origin"] == "webhook"
-    finally:
-        await broker.stop()
+    async with wired(kafka_bootstrap, topic_prefix) as wire:
+        contact = await wire.run("xero.contact.upsert", {"Name": "Alan Turing"})
+        cid = contact["output"]["ContactID"]
+        await wire.run(
+            "xero.sales_invoice.create",
+            {
+                "Contact": {"ContactID": cid},
+                "Status": "AUTHORISED",
+                "LineItems": [{"Description": "x", "Quantity": 2, "UnitAmount": 5, "AccountCode": "200"}],
+            },
+        )
+        types = lambda: sorted(e.type for e in wire.events.items)  # noqa: E731
+        await wait_for(
+            lambda: "xero.sales_invoice.created.v1" in types() and "xero.contact.created.v1" in types(),
+            timeout=30,
+            message="hydrated trigger events",
+        )
+        await xero_sandbox.sandbox.drain()
+        inv = next(e for e in wire.events.items if e.type == "xero.sales_invoice.created.v1")
+        assert inv.data["invoice"]["Total"] == 10 and inv.data["origin"] == "webhook"

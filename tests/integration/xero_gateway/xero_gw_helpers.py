@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -101,3 +103,31 @@ async def run(
         lambda: results.by_subject(cmd.command_id), timeout=30, message=f"result of {action}"
     )
     return found[0].data
+
+
+class Wire:
+    """One test's side of the gateway's topics: commands in, results and trigger events out."""
+
+    def __init__(self, broker: KafkaBroker, topics: Topics, events: Results, results: Results) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.events = events
+        self.results = results
+
+    async def run(self, action: str, inp: dict[str, Any]) -> dict:
+        return await run(self.broker, self.topics, self.results, action, inp)
+
+
+@asynccontextmanager
+async def wired(bootstrap: str, prefix: str) -> AsyncIterator[Wire]:
+    topics = Topics(prefix)
+    broker = KafkaBroker(bootstrap)
+    await broker.start()
+    try:
+        async with (
+            Results(bootstrap, topics.xero_events) as events,
+            Results(bootstrap, topics.action_results) as results,
+        ):
+            yield Wire(broker, topics, events, results)
+    finally:
+        await broker.stop()

@@ -6,23 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from zap_records import zap_record
+
 from kxflow_contracts.catalog import CATALOG
 from zap_router.domain.matching import MatchIndex
 from zap_router.engine.active import active_from_record, with_defaults
 
-STEP = {"id": "s", "action": "xero.contact.find", "app": "xero", "connection": "x", "input": {}}
-
 
 def record(zap_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "zap_id": zap_id,
-        "tenant": "acme",
-        "version": 1,
-        "revision": 1,
-        "name": zap_id,
-        "trigger": {"event": "xero.payslip.created", "connection": "x1", "params": params},
-        "steps": [STEP],
-    }
+    return zap_record(zap_id, "xero.payslip.created", params)
 
 
 def payslip(status: str) -> dict[str, Any]:

@@ -64,6 +64,11 @@ class CatalogEntry:
     param_defaults: dict[str, str] = field(default_factory=dict)
     """Trigger parameter name → the value the router matches when a zap gives none (so widening what
     a trigger emits, e.g. draft pay runs, does not start existing zaps on the new events)."""
+    param_lists: dict[str, str] = field(default_factory=dict)
+    """List-matched trigger parameter → the parameter that says how: the zap gives one value or a
+    list, the event path (``param_fields``) holds a list, and ``any`` (the default) of the zap's values
+    or ``all`` of them must be in it (Updated Sales Invoice's Change and Trigger preference). Both
+    parameters are left out of equality matching."""
     upstream: str = ""
     """What it maps to upstream (Kartra cmd/event, Xero endpoint), for operators and docs."""
     input_example: dict[str, Any] | None = None
@@ -90,6 +95,7 @@ class CatalogEntry:
             "delivery": self.delivery.value if self.kind is Kind.trigger else None,
             "param_fields": self.param_fields,
             "param_defaults": self.param_defaults,
+            "param_lists": self.param_lists,
             "upstream": self.upstream,
             "input_schema": self.input_model.model_json_schema(),
             "output_schema": self.output_model.model_json_schema(mode="serialization"),

@@ -135,7 +135,16 @@ def entry_section(entry: CatalogEntry) -> str:
             description = info.description or ""
             if path in GATEWAY_FIELDS:
                 description = f"{description} ({GATEWAY_FIELDS[path]})"
-            if path in matched:
+            lists = entry.param_lists if entry.kind is Kind.trigger else {}
+            if path in lists:
+                description = (
+                    f"{description} (one value or a list; any or all of them, per "
+                    f"`{lists[path]}`, must be in event `{matched[path]}`)"
+                )
+            elif path in lists.values():
+                listed = next(k for k, v in lists.items() if v == path)
+                description = f"{description} (says how `{listed}` matches)"
+            elif path in matched:
                 description = f"{description} (matches event `{matched[path]}`)"
             if entry.kind is Kind.trigger and path in entry.param_defaults:
                 description = f"{description} (left out: `{entry.param_defaults[path]}`)"

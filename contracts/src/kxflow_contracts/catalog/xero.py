@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -86,11 +86,26 @@ class PayslipParams(OpenModel):
 
 class UpdatedInvoiceParams(StatusParams):
     contact: str | None = Field(default=None, description="Only invoices of this contact (its ContactID)")
+    change: ev.InvoiceChange | list[ev.InvoiceChange] | None = Field(
+        default=None,
+        description="Fire only when this invoice field changed from the previous version the gateway "
+        "saw (several: see trigger_preference)",
+    )
+    trigger_preference: Literal["any", "all"] | None = Field(
+        default=None,
+        description="With several changes chosen: any (the default) fires when at least one of them "
+        "changed, all only when every one changed in the same update",
+    )
 
 
 PARAM_EXAMPLES: dict[str, dict[str, Any]] = {
     "xero.sales_invoice.created": {"status": "AUTHORISED"},
-    "xero.sales_invoice.updated": {"status": "PAID", "contact": _CONTACT_ID},
+    "xero.sales_invoice.updated": {
+        "status": "PAID",
+        "contact": _CONTACT_ID,
+        "change": ["Status", "AmountDue"],
+        "trigger_preference": "any",
+    },
     "xero.bill.created": {"status": "AUTHORISED"},
     "xero.contact.created": {},
     "xero.contact.updated": {},
@@ -123,6 +138,7 @@ def _trigger(
     upstream: str,
     param_fields: dict[str, str] | None = None,
     param_defaults: dict[str, str] | None = None,
+    param_lists: dict[str, str] | None = None,
 ) -> CatalogEntry:
     return CatalogEntry(
         key=key,
@@ -137,6 +153,7 @@ def _trigger(
         delivery=delivery,
         param_fields=param_fields or {},
         param_defaults=param_defaults or {},
+        param_lists=param_lists or {},
         upstream=upstream,
     )
 
@@ -292,12 +309,19 @@ TRIGGERS = [
     _trigger(
         "xero.sales_invoice.updated",
         "Updated Sales Invoice",
-        "T5: a sales invoice (ACCREC) changes.",
+        "T5: a sales invoice (ACCREC) changes; `changed` lists what changed since the previous "
+        "version the gateway saw.",
         UpdatedInvoiceParams,
-        ev.InvoiceEvent,
+        ev.UpdatedInvoiceEvent,
         _WH,
-        "webhook INVOICE UPDATE → GET /Invoices?IDs=",
-        {"status": "invoice.Status", "contact": "invoice.Contact.ContactID"},
+        "webhook INVOICE UPDATE → GET /Invoices?IDs= (compared with the stored previous version)",
+        {
+            "status": "invoice.Status",
+            "contact": "invoice.Contact.ContactID",
+            "change": "changed",
+            "trigger_preference": "changed",
+        },
+        param_lists={"change": "trigger_preference"},
     ),
     _trigger(
         "xero.bill.created",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from kxflow_contracts.events.base import TriggerEvent
+from kxflow_contracts.events.invoice_changes import InvoiceChange
 from kxflow_contracts.models.xero import (
     BankTransaction,
     Contact,
@@ -31,6 +32,14 @@ class XeroEvent(TriggerEvent):
 
 class InvoiceEvent(XeroEvent):
     invoice: Invoice
+
+
+class UpdatedInvoiceEvent(InvoiceEvent):
+    changed: list[InvoiceChange] = Field(
+        default_factory=list,
+        description="The fields (of Updated Sales Invoice's Change choices) whose value differs from "
+        "the previous version of the invoice the gateway saw; empty when it saw none before",
+    )
 
 
 class OverdueInvoiceEvent(InvoiceEvent):

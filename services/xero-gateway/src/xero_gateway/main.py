@@ -36,6 +36,7 @@ from kxflow_contracts.runtime.telemetry import (
 )
 from kxflow_contracts.runtime.url_fetch import fetch_url
 from xero_gateway.adapters.identity import IdentityClient
+from xero_gateway.adapters.invoice_snapshots import InvoiceSnapshots
 from xero_gateway.adapters.metrics import Metrics
 from xero_gateway.adapters.oauth_states import OAuthStates, purge_orphan_token_sets
 from xero_gateway.adapters.publisher import Publisher
@@ -142,7 +143,8 @@ def create_app(
         owner=settings.service_name,
         on_result=lambda _cmd, result: metrics.results.labels(result.status.value).inc(),
     )
-    hydrator = Hydrator(api, repos, seen, publisher)
+    snapshots = InvoiceSnapshots(db["invoice_snapshots"])
+    hydrator = Hydrator(api, repos, seen, publisher, snapshots)
     poller = Poller(api, repos, seen, hydrator, settings, clock)
     backfills = Backfills(repos, BackfillJobs(db), poller)
     connect = ConnectService(
@@ -235,7 +237,7 @@ def create_app(
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_check(db)}))
     instrument_app(app, provider)
     app.add_middleware(AdminLimits, **settings.admin_limits())
-    keep_retention(app, _retention(settings, db, ledger, seen, states))
+    keep_retention(app, _retention(settings, db, ledger, seen, states, snapshots))
     watch_consumer_lag(
         app,
         settings.kafka_bootstrap_servers,
@@ -256,8 +258,14 @@ def create_app(
 
 
 def _retention(
-    settings: XeroGatewaySettings, db: Any, ledger: ActionLedger, seen: SeenKeys, states: OAuthStates
+    settings: XeroGatewaySettings,
+    db: Any,
+    ledger: ActionLedger,
+    seen: SeenKeys,
+    states: OAuthStates,
+    snapshots: InvoiceSnapshots,
 ) -> Retention:
+    keep_snapshots = timedelta(days=settings.invoice_snapshot_retention_days)
     keep_ledger = timedelta(days=settings.ledger_retention_days)
     keep_seen = timedelta(days=settings.seen_keys_retention_days)
     keep_orphans = timedelta(days=settings.orphan_token_set_days)
@@ -265,6 +273,7 @@ def _retention(
         Rule("action_ledger", lambda now: ledger.purge(keep_ledger, now)),
         Rule("seen_keys", lambda now: seen.purge(keep_seen, now)),
         Rule("oauth_states", states.purge_expired),
+        Rule("invoice_snapshots", lambda now: snapshots.purge(keep_snapshots, now)),
         Rule(
             "orphan_token_sets",
             lambda now: purge_orphan_token_sets(db["token_sets"], db["connections"], keep_orphans, now),

@@ -91,6 +91,11 @@ class XeroGatewaySettings(ServiceSettings):
     seen_keys_retention_days: float = Field(
         default=30.0, description="Webhook/poll dedupe keys older than this are purged"
     )
+    invoice_snapshot_retention_days: float = Field(
+        default=180.0,
+        description="A sales invoice's last seen version (what Updated Sales Invoice's Change compares "
+        "with) is forgotten after this long unseen; its next update then reports no change",
+    )
     orphan_token_set_days: float = Field(
         default=1.0, description="Token sets no connection uses, untouched this long, are purged"
     )

@@ -35,18 +35,34 @@ class ActiveZap:
     steps: list[ResolvedStep]
     extra: dict[str, Any] = field(default_factory=dict)
     backfill: bool = False  # runs on trigger events with origin "backfill" only when set
+    param_lists: dict[str, str] = field(default_factory=dict)
+    """List-matched parameter → the parameter saying ``any``/``all`` (``CatalogEntry.param_lists``)."""
 
     @property
     def key(self) -> IndexKey:
         return (self.tenant, self.trigger_key, self.connection)
 
+    def equality_params(self) -> dict[str, Any]:
+        """The parameters matched by equality (list-matched ones and their any/all are not)."""
+        lists = {*self.param_lists, *self.param_lists.values()}
+        return {name: value for name, value in self.params.items() if name not in lists}
+
+    def lists_match(self, data: Any) -> bool:
+        """Whether every list-matched parameter the zap sets holds for the event."""
+        for name, quantifier in self.param_lists.items():
+            wanted = self.params.get(name)
+            actual = get_path(data, self.param_paths.get(name, name))
+            if not list_matches(wanted, actual, self.params.get(quantifier)):
+                return False
+        return True
+
     def params_match(self, data: Any) -> bool:
-        for name, expected in self.params.items():
+        for name, expected in self.equality_params().items():
             path = self.param_paths.get(name, name)
             actual = get_path(data, path)
             if actual is None or str(actual) != str(expected):
                 return False
-        return True
+        return self.lists_match(data)
 
     @cached_property
     def compiled_inputs(self) -> dict[str, Any]:
@@ -66,13 +82,28 @@ class ActiveZap:
         return self.steps[i + 1] if i + 1 < len(ids) else None
 
 
+def list_matches(wanted: Any, actual: Any, quantifier: Any) -> bool:
+    """A list-matched parameter: ``wanted`` (one value, a list, or nothing = no condition) against
+    the event's list ``actual``; ``quantifier`` ``"all"`` needs every wanted value in it, anything
+    else (``"any"``, the default) at least one."""
+    values = {str(v) for v in (wanted if isinstance(wanted, list) else [wanted]) if v is not None}
+    if not values:
+        return True
+    if actual is None or actual is MISSING:
+        return False
+    present = {str(v) for v in (actual if isinstance(actual, list) else [actual])}
+    return values <= present if quantifier == "all" else bool(values & present)
+
+
 Paths = tuple[str, ...]
 Values = tuple[str, ...]
 
 
 def _param_key(zap: ActiveZap) -> tuple[Paths, Values]:
-    """The zap's parameters as (event paths, expected values), ordered by path."""
-    pairs = sorted((zap.param_paths.get(name, name), str(value)) for name, value in zap.params.items())
+    """The zap's equality parameters as (event paths, expected values), ordered by path."""
+    pairs = sorted(
+        (zap.param_paths.get(name, name), str(value)) for name, value in zap.equality_params().items()
+    )
     return tuple(p for p, _ in pairs), tuple(v for _, v in pairs)
 
 
@@ -176,5 +207,5 @@ class MatchIndex:
             else:
                 zaps = by_values.get(tuple(actual))
                 if zaps:
-                    found.extend(zaps.values())
+                    found.extend(z for z in zaps.values() if not z.param_lists or z.lists_match(data))
         return found

@@ -108,6 +108,10 @@ def validate_zap(
             if name not in trigger.param_fields:
                 known = ", ".join(sorted(trigger.param_fields)) or "none"
                 add(f"trigger.params.{name}", f"unknown parameter (known: {known})")
+        listed = {*trigger.param_lists, *trigger.param_lists.values()}
+        given = {k: v for k, v in spec.trigger.params.items() if k in listed}
+        if given:  # values outside the choices would silently never match
+            problems.extend(input_problems(trigger.input_model, given, "trigger.params"))
     if spec.trigger.connection not in connections.get(spec.trigger.app, ()):
         add("trigger.connection", f"unknown {spec.trigger.app} connection {spec.trigger.connection!r}")
 

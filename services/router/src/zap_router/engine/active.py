@@ -50,6 +50,7 @@ def active_from_record(record: dict[str, Any], catalog: Catalog) -> ActiveZap:
         filter=FilterSpec.model_validate(record["filter"]) if record.get("filter") else None,
         steps=[ResolvedStep.model_validate(s) for s in record["steps"]],
         backfill=bool(record.get("backfill", False)),
+        param_lists=dict(entry.param_lists) if entry else {},
     )
 
 

@@ -5,7 +5,7 @@ connection. Runs after the webhook was answered, under the scheduler at hydratio
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol
 
 from kxflow_contracts.catalog import CATALOG
 from kxflow_contracts.envelope import CloudEvent
@@ -16,6 +16,7 @@ from xero_gateway.adapters.repositories import Repositories
 from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain.actions import full_path
 from xero_gateway.domain.budget import Priority
+from xero_gateway.domain.invoice_changes import Stored, observe
 from xero_gateway.domain.webhooks import (
     CATEGORY_COLLECTION,
     RECONCILE_TRIGGER,
@@ -27,14 +28,44 @@ from xero_gateway.domain.webhooks import (
 
 PAYLOAD_FIELD = {"INVOICE": "invoice", "CONTACT": "contact", "CREDITNOTE": "credit_note"}
 ID_FIELD = {"Invoices": "InvoiceID", "Contacts": "ContactID", "CreditNotes": "CreditNoteID"}
+UPDATED_INVOICE = "xero.sales_invoice.updated"
+
+
+class SnapshotStore(Protocol):
+    """The last versions of each sales invoice seen (``adapters.invoice_snapshots``)."""
+
+    async def get(self, tenant: str, connection_id: str, invoice_id: str) -> Stored | None: ...
+
+    async def put(self, tenant: str, connection_id: str, invoice_id: str, stored: Stored) -> None: ...
 
 
 class Hydrator:
-    def __init__(self, api: XeroApi, repos: Repositories, seen: SeenKeys, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        api: XeroApi,
+        repos: Repositories,
+        seen: SeenKeys,
+        publisher: Publisher,
+        snapshots: SnapshotStore | None = None,
+    ) -> None:
         self.api = api
         self.repos = repos
         self.seen = seen
         self.publisher = publisher
+        self.snapshots = snapshots
+
+    async def invoice_changed(self, tenant: str, connection_id: str, invoice: dict[str, Any]) -> list[str]:
+        """What this version of a sales invoice changed since the one seen before (and remember it).
+        Every sighting of a sales invoice goes through here — created, updated, reconciled, overdue,
+        backfilled — so the next update has something to compare with."""
+        invoice_id = str(invoice.get("InvoiceID") or "")
+        if self.snapshots is None or not invoice_id:
+            return []
+        stored = await self.snapshots.get(tenant, connection_id, invoice_id)
+        changed, now = observe(stored, invoice)
+        if now is not stored:
+            await self.snapshots.put(tenant, connection_id, invoice_id, now)
+        return changed
 
     async def handle(self, events: list[WebhookEvent]) -> int:
         fresh: list[WebhookEvent] = []
@@ -116,6 +147,10 @@ class Hydrator:
         resource_id: str,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        if field == "invoice" and resource.get("Type") == "ACCREC":
+            changed = await self.invoice_changed(tenant, connection_id, resource)
+            if trigger == UPDATED_INVOICE:
+                extra = {**(extra or {}), "changed": changed}
         entry = CATALOG.get(trigger)
         data = entry.output_model.model_validate(
             {
