@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kxflow_contracts.commands import ActionCommand
@@ -81,6 +81,7 @@ class FakeRunStore:
 class FakeSchedule:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.turns: dict[tuple[str, str], datetime] = {}
 
     async def set(self, run_id: str, wake_at: datetime, kind: str, step_id: str, attempt: int) -> None:
         self.items[run_id] = {
@@ -111,6 +112,12 @@ class FakeSchedule:
             return None
         current["wake_at"] = until
         return dict(current)
+
+    async def take_turn(self, tenant: str, key: str, spacing_s: float, now: datetime) -> datetime:
+        last = self.turns.get((tenant, key))
+        turn = now if last is None else max(now, last + timedelta(seconds=spacing_s))
+        self.turns[(tenant, key)] = turn
+        return turn
 
     async def done(self, run_id: str, wake_at: datetime | None = None) -> None:
         item = self.items.get(run_id)

@@ -24,8 +24,11 @@ TERMINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.
 # turned off. The v1 ``status`` enum cannot grow (consumers validate it), so a cancelled run's
 # events say ``status: halted`` with ``status_detail: cancelled``; the run API says ``cancelled``.
 CANCELLED = "cancelled"
-RUN_STATES = (*(s.value for s in RunStatus), CANCELLED)  # every status a run document can have
-FINISHED_STATES = frozenset({*(s.value for s in TERMINAL_STATUSES), CANCELLED})
+# Likewise a run whose failed step's on_error branch ran (DESIGN.md §4.1): ``halted`` +
+# ``status_detail: handled`` in runs.v1; it does not count towards a zap's auto-disable.
+HANDLED = "handled"
+RUN_STATES = (*(s.value for s in RunStatus), CANCELLED, HANDLED)  # every status a run document can have
+FINISHED_STATES = frozenset({*(s.value for s in TERMINAL_STATUSES), CANCELLED, HANDLED})
 
 
 class RunTransition(StrEnum):
@@ -51,5 +54,5 @@ class RunEvent(BaseModel):
     error: dict[str, Any] | None = None
     at: datetime
     status_detail: str | None = Field(
-        default=None, description="The run's status when v1's enum has no word for it: cancelled"
+        default=None, description="The run's status when v1's enum has no word for it: cancelled or handled"
     )

@@ -34,7 +34,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure
 
-from kxflow_contracts.runs import FINISHED_STATES, RunStatus
+from kxflow_contracts.runs import FINISHED_STATES, HANDLED, RunStatus
 from zap_router.adapters.errors import is_transient
 from zap_router.adapters.mongo_indexes import ensure_indexes
 from zap_router.domain.machine import Guard, RunPatch
@@ -366,9 +366,10 @@ class RunStore:
         return deleted
 
     async def count_outcomes(self, zap_id: str, since: datetime) -> tuple[int, int]:
-        """(finished runs that did work, of which failed) for a zap since ``since``."""
+        """(finished runs that did work, of which failed) for a zap since ``since``. A ``handled``
+        run (its failed step's on_error branch ran) did work and is not a failure (§4.1)."""
         base = {"zap_id": zap_id, "created_at": {"$gte": since}}
-        done = [RunStatus.succeeded.value, RunStatus.failed.value, RunStatus.halted.value]
+        done = [RunStatus.succeeded.value, RunStatus.failed.value, RunStatus.halted.value, HANDLED]
         total = failed = 0
         for col in self._cols:
             total += await col.count_documents({**base, "status": {"$in": done}})

@@ -7,11 +7,12 @@ field on every run: FerretDB scans a whole collection for a range query, so the 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from zap_router.adapters.mongo_indexes import ensure_indexes
 
@@ -52,8 +53,34 @@ class ScheduleStore:
             return_document=ReturnDocument.AFTER,
         )
 
+    async def take_turn(self, tenant: str, key: str, spacing_s: float, now: datetime) -> datetime:
+        """The time a run may pass a "delay after queue" step: ``now`` or ``spacing_s`` after the
+        turn handed out last in the tenant's queue ``key``, whichever is later; recorded, so the
+        runs of one queue pass one by one. Kept in this collection under an ``_id`` no run has and
+        without ``wake_at``, so :meth:`due` never sees it. A compare-and-set: two replicas taking a
+        turn at once both retry until each has its own."""
+        qid = f"queue:{tenant}:{key}"
+        for _ in range(20):
+            doc = await self._col.find_one({"_id": qid})
+            last = doc.get("last_turn") if doc else None
+            turn = now if last is None else max(now, _aware(last) + timedelta(seconds=spacing_s))
+            if doc is None:
+                try:
+                    await self._col.insert_one({"_id": qid, "last_turn": turn})
+                    return turn
+                except DuplicateKeyError:
+                    continue
+            moved = await self._col.update_one({"_id": qid, "last_turn": last}, {"$set": {"last_turn": turn}})
+            if moved.modified_count == 1:
+                return turn
+        raise RuntimeError(f"queue {key!r} is contended; its turn is taken on the next tick")
+
     async def done(self, run_id: str, wake_at: datetime | None = None) -> None:
         query: dict[str, Any] = {"_id": run_id}
         if wake_at is not None:
             query["wake_at"] = wake_at
         await self._col.delete_one(query)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -58,7 +58,7 @@ def _boolean(value: Any) -> bool | None:
 def _date(value: Any) -> datetime | None:
     try:
         return parse_datetime(value)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):  # OSError: an epoch beyond the C library
         return None
 
 

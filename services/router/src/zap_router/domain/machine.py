@@ -22,11 +22,12 @@ from typing import Any
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.results import ActionResult, ResultStatus
-from kxflow_contracts.runs import CANCELLED, RunEvent, RunStatus, RunTransition
-from zap_router.domain.context import run_context
+from kxflow_contracts.runs import CANCELLED, FINISHED_STATES, HANDLED, RunEvent, RunStatus, RunTransition
+from zap_router.domain import graph
 from zap_router.domain.matching import ActiveZap
 from zap_router.domain.retry import next_delay
-from zap_router.domain.runs import StepStatus, error_doc, outputs_of, plan_step
+from zap_router.domain.runs import StepStatus, error_doc
+from zap_router.domain.zaps import ResolvedStep
 
 CANCELLABLE = (RunStatus.running.value, RunStatus.waiting.value)
 
@@ -97,8 +98,8 @@ def run_event(
     """A ``runs.v1`` event for ``run``; a cancelled run says ``halted`` + ``status_detail``."""
     status = status or run["status"]
     detail = None
-    if status == CANCELLED:  # runs.v1's status enum predates it (see kxflow_contracts.runs)
-        status, detail = RunStatus.halted.value, CANCELLED
+    if status in (CANCELLED, HANDLED):  # runs.v1's status enum predates them (kxflow_contracts.runs)
+        status, detail = RunStatus.halted.value, status
     return RunEvent(
         run_id=run["_id"],
         tenant=run["tenant"],
@@ -153,86 +154,225 @@ def apply_result(
     t.patch.step(path).update(
         finished_at=now, duration_ms=result.duration_ms or elapsed * 1000, gateway_attempts=result.attempts
     )
-    step = zap.step(path) if zap is not None and path in run.get("step_order", []) else None
-
-    def step_done(status: str, step_path: str, step_status: str, error: Any = None, n: int = attempt) -> None:
-        t.events.append(
-            (run_event(run, RunTransition.step_done, now, status, step_path, step_status, error), n)
-        )
+    step = _find(zap, path)
 
     def finish(status: RunStatus, error: dict[str, Any] | None = None) -> None:
         t.patch.run.update(status=status.value, finished_at=now, error=error)
         t.events.append((run_event(run, RunTransition.finished, now, status.value, error=error), attempt))
 
-    proceed = result.status is ResultStatus.succeeded or (
-        result.status is ResultStatus.not_found and step is not None and step.on_not_found == "continue"
-    )
     if zap is None or step is None:
         error = error_doc("zap_missing", f"zap {run['zap_id']} version {run['zap_version']} is gone")
         t.patch.step(path).update(status=StepStatus.failed, error=error)
+        t.events.append(
+            (run_event(run, RunTransition.step_done, now, "failed", path, StepStatus.failed, error), attempt)
+        )
         finish(RunStatus.failed, error)
-    elif proceed:
+        return t
+    if result.status in (ResultStatus.succeeded, ResultStatus.not_found):
         t.patch.step(path).update(status=result.status.value, output=result.output)
-        nxt = zap.step_after(path)
-        if nxt is None:
-            step_done(RunStatus.succeeded.value, path, result.status.value)
-            finish(RunStatus.succeeded)
-            return t
-        outputs = {**outputs_of(run), path: result.output if result.output is not None else {}}
-        plan = plan_step(
+        advance(
+            t,
+            run,
             zap,
-            nxt,
-            run_id=run["_id"],
-            event_id=run["trigger_event_id"],
-            context=run_context(run["trigger"], outputs, zap.zap_id, zap.version, zap.name),
-            attempt=1,
             now=now,
             deadline=deadline,
             catalog=catalog,
+            done=(path, result.status.value, None, attempt),
         )
-        t.patch.new_steps[nxt.id] = plan.state
-        t.patch.run["current_step"] = nxt.id
-        if plan.command is not None:
-            step_done(RunStatus.running.value, path, result.status.value)
-            t.commands.append((nxt.app, plan.command))
-        else:
-            step_done(RunStatus.failed.value, path, result.status.value)
-            step_done(RunStatus.failed.value, nxt.id, StepStatus.failed, plan.error, 1)
-            finish(RunStatus.failed, plan.error)
-    elif result.status is ResultStatus.not_found:
-        t.patch.step(path).update(status=StepStatus.not_found, output=result.output)
-        step_done(RunStatus.halted.value, path, StepStatus.not_found)
-        finish(RunStatus.halted)
+        return t
+    error = (
+        result.error.model_dump(mode="json")
+        if result.error is not None
+        else error_doc("unknown_error", "the gateway reported a failure without an error")
+    )
+    t.patch.step(path)["error"] = error
+    t.patch.step(path)[f"tries.{attempt}"] = {"error": error, "at": now}
+    delay = next_delay(attempt, ladder) if error.get("retryable") else None
+    if delay is not None:
+        t.patch.step(path).update(status=StepStatus.waiting, next_attempt_at=now + delay)
+        t.patch.run.update(status=RunStatus.waiting.value, error=error)
+        t.events.append(
+            (
+                run_event(run, RunTransition.step_done, now, "waiting", path, StepStatus.waiting, error),
+                attempt,
+            )
+        )
+        # Scheduled before the run says "waiting": a waiting run always has its retry.
+        t.schedule.append(ScheduleEntry(run["_id"], now + delay, "retry", path, attempt))
+        return t
+    t.patch.step(path)["status"] = StepStatus.failed
+    # A step that failed for good: the walk runs its on_error branch if it has one (``handled``).
+    advance(
+        t,
+        run,
+        zap,
+        now=now,
+        deadline=deadline,
+        catalog=catalog,
+        done=(path, StepStatus.failed, error, attempt),
+    )
+    return t
+
+
+def _find(zap: ActiveZap | None, path: str) -> ResolvedStep | None:
+    if zap is None:
+        return None
+    try:
+        return zap.step(path)
+    except KeyError:
+        return None
+
+
+def _view(run: dict[str, Any], patch: RunPatch) -> dict[str, Any]:
+    """``run`` with ``patch``'s step changes applied (what the walk must see)."""
+    steps = dict(run.get("steps", {}))
+    for path, fields in patch.steps.items():
+        steps[path] = {**steps.get(path, {}), **fields}
+    steps.update(patch.new_steps)
+    return {**run, "steps": steps}
+
+
+def advance(
+    t: Transition,
+    run: dict[str, Any],
+    zap: ActiveZap,
+    *,
+    now: datetime,
+    deadline: timedelta,
+    catalog: Catalog,
+    done: tuple[str, str, dict[str, Any] | None, int] | None = None,
+    attempts: dict[str, int] | None = None,
+) -> graph.Walk:
+    """Walk the graph from ``run`` with ``t``'s patch applied, and add what the walk decided to
+    ``t``: step states, commands, the delay's timer, the run's status and its lifecycle events.
+
+    ``done`` is the step whose result (path, step status, error, attempt) led here: its
+    ``step_done`` event carries the run's status after the walk, as it always has.
+    """
+    w = graph.walk(zap, _view(run, t.patch), now=now, deadline=deadline, catalog=catalog, attempts=attempts)
+    t.patch.new_steps.update(w.states)
+    t.commands += w.commands
+    end = w.end
+    status = end or (RunStatus.waiting.value if w.waiting_until is not None else RunStatus.running.value)
+    t.patch.run["status"] = status
+    if w.current is not None:
+        t.patch.run["current_step"] = w.current
+    if done is not None:
+        path, step_status, error, n = done
+        t.events.append((run_event(run, RunTransition.step_done, now, status, path, step_status, error), n))
+    for path, error in w.failures:
+        t.events.append(
+            (run_event(run, RunTransition.step_done, now, status, path, StepStatus.failed, error), 1)
+        )
+    if end is not None:
+        error = w.error if end in (RunStatus.failed.value, HANDLED) else None
+        t.patch.run.update(finished_at=now, error=error)
+        n = done[3] if done is not None else 1
+        t.events.append((run_event(run, RunTransition.finished, now, end, error=error), n))
     else:
-        error = (
-            result.error.model_dump(mode="json")
-            if result.error is not None
-            else error_doc("unknown_error", "the gateway reported a failure without an error")
-        )
-        t.patch.step(path)["error"] = error
-        t.patch.step(path)[f"tries.{attempt}"] = {"error": error, "at": now}
-        delay = next_delay(attempt, ladder) if error.get("retryable") else None
-        if delay is not None:
-            t.patch.step(path).update(status=StepStatus.waiting, next_attempt_at=now + delay)
-            t.patch.run.update(status=RunStatus.waiting.value, error=error)
-            step_done(RunStatus.waiting.value, path, StepStatus.waiting, error)
-            # Scheduled before the run says "waiting": a waiting run always has its retry.
-            t.schedule.append(ScheduleEntry(run["_id"], now + delay, "retry", path, attempt))
-        else:
-            t.patch.step(path)["status"] = StepStatus.failed
-            step_done(RunStatus.failed.value, path, StepStatus.failed, error)
-            finish(RunStatus.failed, error)
+        t.patch.run["error"] = None
+        if w.waiting_until is not None and w.current is not None:
+            t.schedule.append(ScheduleEntry(run["_id"], w.waiting_until, "retry", w.current, 1))
+    return w
+
+
+def start(
+    run: dict[str, Any], zap: ActiveZap, *, now: datetime, deadline: timedelta, catalog: Catalog
+) -> Transition:
+    """A new run (its trigger passed the zap's filter): its first steps, up to the first command."""
+    t = Transition(Outcome.apply)
+    advance(t, run, zap, now=now, deadline=deadline, catalog=catalog)
+    waiting = t.patch.run.get("status") == RunStatus.waiting.value
+    status = RunStatus.waiting.value if waiting else RunStatus.running.value
+    t.events.insert(0, (run_event(run, RunTransition.started, now, status), 1))
+    return t
+
+
+def fire_delay(
+    run: dict[str, Any],
+    path: str,
+    zap: ActiveZap | None,
+    *,
+    now: datetime,
+    deadline: timedelta,
+    catalog: Catalog,
+) -> Transition:
+    """A delay step's timer came due: the step succeeds and the run goes on from it."""
+    state = run.get("steps", {}).get(path) or {}
+    if run.get("status") != RunStatus.waiting.value or state.get("status") != StepStatus.waiting:
+        return Transition(Outcome.stale)
+    t = Transition(Outcome.apply, guard=Guard(run["status"], path, StepStatus.waiting, state.get("attempt")))
+    t.patch.run["updated_at"] = now
+    started = state.get("started_at") or now
+    t.patch.step(path).update(
+        status=StepStatus.succeeded,
+        output={"waited_until": state.get("next_attempt_at")},
+        finished_at=now,
+        duration_ms=max((now - started).total_seconds(), 0.0) * 1000 if started.tzinfo else 0.0,
+    )
+    if zap is None:
+        error = error_doc("zap_missing", f"zap {run['zap_id']} version {run['zap_version']} is gone")
+        t.patch.run.update(status=RunStatus.failed.value, finished_at=now, error=error)
+        t.events.append((run_event(run, RunTransition.finished, now, RunStatus.failed.value, error=error), 1))
+        return t
+    advance(
+        t, run, zap, now=now, deadline=deadline, catalog=catalog, done=(path, StepStatus.succeeded, None, 1)
+    )
+    return t
+
+
+def replay(
+    run: dict[str, Any], zap: ActiveZap, *, now: datetime, deadline: timedelta, catalog: Catalog
+) -> Transition | str:
+    """Re-run a failed or halted run from the step that stopped it, with ``zap`` (the current
+    version); the refusal's reason otherwise. Steps that finished are not repeated (their outputs
+    feed the replayed step), and the replayed step's command id is the one it had: it hashes the
+    step's path, not the version or the attempt."""
+    if run["status"] not in (RunStatus.failed.value, RunStatus.halted.value):
+        return f"run {run['_id']} is {run['status']}; only failed or halted runs can be replayed"
+    path = run.get("current_step")
+    if path is None:
+        return f"run {run['_id']} has no step to replay"
+    if _find(zap, path) is None:
+        return f"step {path!r} no longer exists in version {zap.version} of the zap"
+    old = run["steps"].get(path, {})
+    attempt = int(old.get("attempt", 0)) + 1
+    steps = {p: s for p, s in run["steps"].items() if p != path}
+    t = Transition(Outcome.apply, guard=Guard(run["status"], updated_at=run["updated_at"]))
+    t.patch.run.update(zap_version=zap.version, updated_at=now)
+    if zap.is_linear:
+        t.patch.run["step_order"] = [s.id for s in zap.steps]
+    w = advance(
+        t, {**run, "steps": steps}, zap, now=now, deadline=deadline, catalog=catalog, attempts={path: attempt}
+    )
+    if path in w.states:
+        w.states[path]["tries"] = {
+            **old.get("tries", {}),
+            str(old.get("attempt", 0)): {"error": old.get("error")},
+        }
+    if t.patch.run["status"] not in FINISHED_STATES:
+        t.patch.run["finished_at"] = None
+    t.events.insert(0, (run_event({**run, **t.patch.run}, RunTransition.started, now), attempt))
+    t.events = [(e, attempt) for e, _ in t.events]
     return t
 
 
 def unstorable_result(
-    run: dict[str, Any], path: str, attempt: int, reason: str, now: datetime, elapsed_s: float = 0.0
+    run: dict[str, Any],
+    path: str,
+    attempt: int,
+    reason: str,
+    now: datetime,
+    elapsed_s: float = 0.0,
+    guard: Guard | None = None,
 ) -> Transition:
     """A result the store cannot hold (an output too large, a value it cannot encode) ends the run
     failed, with the reason and without the output; nothing after it is sent."""
     error = error_doc("run_unstorable", f"the step's result could not be stored: {reason}")
     t = Transition(
-        Outcome.apply, guard=Guard(run["status"], path, StepStatus.running, attempt), elapsed_s=elapsed_s
+        Outcome.apply,
+        guard=guard or Guard(run["status"], path, StepStatus.running, attempt),
+        elapsed_s=elapsed_s,
     )
     t.patch.step(path).update(finished_at=now, status=StepStatus.failed, error=error, output=None)
     t.patch.run.update(updated_at=now, status=RunStatus.failed.value, finished_at=now, error=error)

@@ -13,7 +13,7 @@ from typing import Any
 
 from zap_router.domain.paths import MISSING, get_path
 from zap_router.domain.templates import compile_tree
-from zap_router.domain.zaps import FilterSpec, ResolvedStep
+from zap_router.domain.zaps import FilterSpec, ResolvedStep, StepKind
 
 IndexKey = tuple[str, str, str]
 
@@ -66,20 +66,45 @@ class ActiveZap:
 
     @cached_property
     def compiled_inputs(self) -> dict[str, Any]:
-        return {step.id: compile_tree(step.input, f"steps.{step.id}.input") for step in self.steps}
+        """Every action step's input, compiled, by step id (ids are unique in the whole graph)."""
+        return {
+            step.id: compile_tree(step.input, f"steps.{step.id}.input")
+            for top in self.steps
+            for step in top.all_steps()
+            if step.kind is StepKind.action
+        }
 
-    def step(self, step_id: str) -> ResolvedStep:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
+    @cached_property
+    def is_linear(self) -> bool:
+        return all(s.kind is StepKind.action and not s.on_error for s in self.steps)
 
-    def step_after(self, step_id: str | None) -> ResolvedStep | None:
-        if step_id is None:
-            return self.steps[0]
-        ids = [s.id for s in self.steps]
-        i = ids.index(step_id)
-        return self.steps[i + 1] if i + 1 < len(ids) else None
+    def step(self, path: str) -> ResolvedStep:
+        """The step at ``path`` (``contact``, ``route/gst/invoice``, ``lines[3]/item``,
+        ``contact/on_error/alert``); ``KeyError`` if this version has none there."""
+        steps: list[ResolvedStep] = self.steps
+        parts = path.split("/")
+        found: ResolvedStep | None = None
+        i = 0
+        while i < len(parts):
+            step_id = parts[i].split("[", 1)[0]
+            found = next((s for s in steps if s.id == step_id), None)
+            if found is None:
+                raise KeyError(path)
+            i += 1
+            if i == len(parts):
+                return found
+            if parts[i] == "on_error" and found.on_error:
+                steps, i = found.on_error, i + 1
+            elif found.kind is StepKind.paths:
+                branch = next((p for p in found.paths or () if p.name == parts[i]), None)
+                if branch is None:
+                    raise KeyError(path)
+                steps, i = branch.steps, i + 1
+            elif found.kind is StepKind.loop:
+                steps = found.steps or []
+            else:
+                raise KeyError(path)
+        raise KeyError(path)
 
 
 def list_matches(wanted: Any, actual: Any, quantifier: Any) -> bool:

@@ -132,8 +132,15 @@ def plan_step(
     now: datetime,
     deadline: timedelta,
     catalog: Catalog,
+    path: str | None = None,
 ) -> StepPlan:
-    cid = command_id(zap.zap_id, event_id, step.id)
+    """Render ``step`` (at ``path``; a linear step's path is its id) into a command, or fail it.
+
+    The command id hashes the step's path, so every retry, redelivery and replay of one step of one
+    run names one command (DESIGN.md §4.1).
+    """
+    path = path or step.id
+    cid = command_id(zap.zap_id, event_id, path)
     state: dict[str, Any] = {
         "status": StepStatus.running,
         "action": step.action,
@@ -184,7 +191,7 @@ def plan_step(
         run_id=run_id,
         zap_id=zap.zap_id,
         zap_version=zap.version,
-        step_id=step.id,
+        step_id=path,
         attempt=attempt,
         not_after=now + deadline,
     )

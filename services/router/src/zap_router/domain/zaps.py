@@ -10,7 +10,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
@@ -118,16 +125,106 @@ class TriggerSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+# A loop's ``max`` is capped: every iteration is steps in one run document (DESIGN.md §4.1).
+MAX_LOOP_ITEMS = 500
+
+
+class DelaySpec(BaseModel):
+    """Delay for a duration (``10m``), until a time (a template), or after a queue (spacing runs)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    for_: str | None = Field(default=None, alias="for", description="A duration: 30s, 10m, 2h, 1d")
+    until: str | None = Field(default=None, description="A time (ISO 8601; a template)")
+    after_queue: str | None = Field(
+        default=None, description="A queue key (a template): runs in one queue pass one by one, `for` apart"
+    )
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if "for_" in data:
+            data["for"] = data.pop("for_")
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class LoopSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    over: str = Field(min_length=1, description="A template giving the list to loop over")
+    max: int = Field(default=100, ge=1, le=MAX_LOOP_ITEMS, description="At most this many items run")
+
+
+class BranchSpec(BaseModel):
+    """An ``on_error`` branch: steps run when the action step fails for good."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[StepSpec] = Field(min_length=1)
+
+
+class PathSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=STEP_ID_PATTERN, description="Part of its steps' paths: route/<name>/<id>")
+    when: FilterSpec | None = None
+    fallback: bool = False
+    steps: list[StepSpec] = Field(min_length=1)
+
+
+_GRAPH_FIELDS = ("on_error", "filter", "paths", "delay", "loop", "steps")
+
+
+def _drop_unused(data: dict[str, Any]) -> dict[str, Any]:
+    """A step's dump without the step-graph fields it does not use (linear zaps read as before)."""
+    return {k: v for k, v in data.items() if not (k in _GRAPH_FIELDS and v is None)}
+
+
+class StepKind(StrEnum):
+    action = "action"
+    filter = "filter"
+    paths = "paths"
+    delay = "delay"
+    loop = "loop"
+
+
 class StepSpec(BaseModel):
+    """One step: an action (or search), or a filter, paths, delay or loop step (DESIGN.md §4.1).
+
+    Which kind a step is follows from the key it has; a step with none or several of them is a
+    problem :func:`zap_router.domain.validation.validate_zap` reports with every other one.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=STEP_ID_PATTERN, description="Referenced by later steps as steps.<id>")
-    action: str = Field(description="Catalog key of an action or search")
+    action: str | None = Field(default=None, description="Catalog key of an action or search")
     connection: str | None = Field(
         default=None, description="Defaults to the previous step's connection of the same app"
     )
     input: dict[str, Any] = Field(default_factory=dict)
     on_not_found: Literal["halt", "continue"] = "halt"
+    on_error: BranchSpec | None = None
+    filter: FilterSpec | None = None
+    paths: list[PathSpec] | None = None
+    delay: DelaySpec | None = None
+    loop: LoopSpec | None = None
+    steps: list[StepSpec] | None = Field(default=None, description="A loop's sub-steps")
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _drop_unused(handler(self))
+
+    def kinds(self) -> list[StepKind]:
+        """The kinds this step claims (exactly one for a valid step)."""
+        given = {
+            StepKind.action: self.action,
+            StepKind.filter: self.filter,
+            StepKind.paths: self.paths,
+            StepKind.delay: self.delay,
+            StepKind.loop: self.loop,
+        }
+        return [kind for kind, value in given.items() if value is not None]
 
 
 class ZapSpec(BaseModel):
@@ -145,11 +242,48 @@ class ZapSpec(BaseModel):
 
 
 class ResolvedStep(BaseModel):
-    """A step as stored in a zap version: its connection resolved, its app known."""
+    """A step as stored in a zap version: its connection resolved, its app known.
+
+    Control steps (filter, paths, delay, loop) have no action, app or connection; the fields that
+    hold their definition and sub-steps are absent from linear zaps' stored versions, which read
+    back unchanged.
+    """
 
     id: str
-    action: str
-    app: str
-    connection: str
-    input: dict[str, Any]
+    action: str = ""
+    app: str = ""
+    connection: str = ""
+    input: dict[str, Any] = Field(default_factory=dict)
     on_not_found: Literal["halt", "continue"] = "halt"
+    kind: StepKind = StepKind.action
+    filter: FilterSpec | None = None
+    paths: list[ResolvedPath] | None = None
+    delay: DelaySpec | None = None
+    loop: LoopSpec | None = None
+    steps: list[ResolvedStep] | None = None
+    on_error: list[ResolvedStep] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = _drop_unused(handler(self))
+        if data.get("kind") == StepKind.action:
+            data.pop("kind")  # an action step is stored as it always was
+        return data
+
+    def all_steps(self) -> list[ResolvedStep]:
+        """This step and every step nested in it (paths, loop, on_error), depth first."""
+        found = [self]
+        for child in self.children():
+            found += child.all_steps()
+        return found
+
+    def children(self) -> list[ResolvedStep]:
+        nested = [s for p in self.paths or () for s in p.steps]
+        return nested + list(self.steps or ()) + list(self.on_error or ())
+
+
+class ResolvedPath(BaseModel):
+    name: str
+    when: FilterSpec | None = None
+    fallback: bool = False
+    steps: list[ResolvedStep]

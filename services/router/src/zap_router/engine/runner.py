@@ -29,6 +29,7 @@ from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.publisher import Publisher, span_traceparent
 from zap_router.adapters.results_progress import Offsets, ResultsProgress
 from zap_router.adapters.run_store import RunStore, Unstorable
+from zap_router.adapters.run_store import update_of as run_store_update
 from zap_router.adapters.schedule_store import ScheduleStore
 from zap_router.domain import machine
 from zap_router.domain.clock import Clock
@@ -42,8 +43,6 @@ from zap_router.domain.runs import (
     error_doc,
     failed_start,
     new_run,
-    outputs_of,
-    plan_step,
     run_id_for,
     slim_failed_trigger,
 )
@@ -199,6 +198,10 @@ class RunEngine:
         for doc in docs:
             if doc["_id"] in inserted:
                 doc = stored.get(doc["_id"], doc)
+                if doc["status"] == RunStatus.waiting.value:
+                    # A run that starts with a delay: its timer. A crash before this line leaves a
+                    # waiting run without one; the redelivered event finds it and sets it (_ensure_wake).
+                    await self._ensure_wake(doc, now)
                 self._count(doc)
                 if doc["status"] == RunStatus.failed.value:
                     await self._failed(doc)
@@ -312,33 +315,10 @@ class RunEngine:
         if not passes(zap.filter, context):
             doc.update(status=RunStatus.filtered.value, finished_at=now, filter=explain(zap.filter, context))
             return doc, [], [(_event(doc, RunTransition.finished, now), 1)]
-        step = zap.steps[0]
-        plan = plan_step(
-            zap,
-            step,
-            run_id=doc["_id"],
-            event_id=event.id,
-            context=context,
-            attempt=1,
-            now=now,
-            deadline=self.deadline,
-            catalog=self.catalog,
-        )
-        doc["steps"][step.id] = plan.state
-        doc["current_step"] = step.id
-        started = (_event(doc, RunTransition.started, now), 1)
-        if plan.command is not None:
-            return doc, [(step.app, plan.command)], [started]
-        doc.update(status=RunStatus.failed.value, error=plan.error, finished_at=now)
-        return (
-            doc,
-            [],
-            [
-                started,
-                (_event(doc, RunTransition.step_done, now, None, step.id, StepStatus.failed, plan.error), 1),
-                (_event(doc, RunTransition.finished, now, error=plan.error), 1),
-            ],
-        )
+        t = machine.start(doc, zap, now=now, deadline=self.deadline, catalog=self.catalog)
+        doc["steps"].update(t.patch.new_steps)
+        doc.update(t.patch.run)
+        return doc, t.commands, t.events
 
     # ------------------------------------------------------------------ results
 
@@ -414,10 +394,23 @@ class RunEngine:
                 await self._ensure_wake(run, now)
             return run
         self.metrics.step_latency.labels(state.get("action", ""), result.status.value).observe(t.elapsed_s)
+        return await self._perform(run, t, pending, result.step_id, attempt, now)
+
+    async def _perform(
+        self,
+        run: dict[str, Any],
+        t: machine.Transition,
+        pending: list[Any],
+        path: str,
+        attempt: int,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """Perform a transition in the order the delivery rules need: schedule, lifecycle events,
+        the write (a compare-and-set), then commands."""
         try:
             await self.runs.check_patch(run, t.patch)
         except Unstorable as exc:
-            t = machine.unstorable_result(run, result.step_id, attempt, str(exc), now, t.elapsed_s)
+            t = machine.unstorable_result(run, path, attempt, str(exc), now, t.elapsed_s, t.guard)
         for entry in t.schedule:
             # Before the run says "waiting": a waiting run always has its retry (a stray item, if
             # the write below loses, finds the run moved on and is dropped).
@@ -439,6 +432,41 @@ class RunEngine:
         if updated["status"] == RunStatus.failed.value:
             await self._failed(updated)
         return updated
+
+    async def _wake_delay(self, run: dict[str, Any], path: str, claimed_at: datetime, now: datetime) -> int:
+        """A delay step's timer: take its turn in its queue if it has one, else move the run on
+        from it. Returns how many commands were sent."""
+        state = run["steps"][path]
+        if state.get("queue") is not None and state.get("queue_turn") is None:
+            turn = await self.schedule.take_turn(
+                run["tenant"], state["queue"], state.get("spacing_s", 0.0), now
+            )
+            if turn > now:
+                update = {"$set": {f"steps.{path}.queue_turn": turn, f"steps.{path}.next_attempt_at": turn}}
+                # The schedule first (a waiting run always has its wake-up), then the run.
+                await self.schedule.set(run["_id"], turn, "retry", path, int(state.get("attempt", 1)))
+                await self.runs.update_if(
+                    run["_id"], {f"steps.{path}.status": StepStatus.waiting}, update, current=run
+                )
+                return 0
+        zap = await self.versions.get(run["zap_id"], run["zap_version"])
+        t = machine.fire_delay(run, path, zap, now=now, deadline=self.deadline, catalog=self.catalog)
+        if t.outcome is not machine.Outcome.apply:
+            await self.schedule.done(run["_id"], claimed_at)
+            return 0
+        current = t.patch.run.get("current_step")
+        if t.commands and current is not None:
+            # Watch the command like any sent one (a crash before it leaves re-sends it).
+            attempt = int(t.patch.new_steps.get(current, {}).get("attempt", 1))
+            await self.schedule.set(run["_id"], now + self.redispatch_after, "check", current, attempt)
+        pending: list[Any] = []
+        updated = await self._perform(run, t, pending, path, int(state.get("attempt", 1)), now)
+        await self.publisher.wait(pending)
+        if updated is not None and updated["status"] in FINISHED_STATES:
+            await self.schedule.done(run["_id"])
+        for app, _ in t.commands:
+            self.metrics.commands.labels(app, "next").inc()
+        return len(t.commands)
 
     # ------------------------------------------------------------------ scheduler
 
@@ -468,7 +496,9 @@ class RunEngine:
                 await self.schedule.done(item["_id"], claimed["wake_at"])
                 continue
             p = f"steps.{sid}."
-            if item["kind"] == "retry":
+            if item["kind"] == "retry" and state.get("kind") == "delay":
+                sent += await self._wake_delay(run, sid, claimed["wake_at"], now)
+            elif item["kind"] == "retry":
                 if run["status"] == RunStatus.waiting.value and state.get("attempt") == attempt:
                     update = {
                         "$set": {
@@ -603,67 +633,30 @@ class RunEngine:
         """Re-run a failed (or halted) run from its failed step with ``zap`` (the current version).
 
         Steps that succeeded are not repeated; their outputs feed the replayed step. The command id
-        is the same as before (it does not depend on the version or attempt).
+        is the same as before (it hashes the step's path, not the version or attempt).
         """
         run = await self.runs.get(run_id, tenant)
         if run is None:
             raise RunNotFound(run_id)
-        if run["status"] not in (RunStatus.failed.value, RunStatus.halted.value):
-            raise ReplayRefused(
-                f"run {run_id} is {run['status']}; only failed or halted runs can be replayed"
-            )
-        sid = run.get("current_step")
-        if sid is None:
-            raise ReplayRefused(f"run {run_id} has no step to replay")
-        try:
-            step = zap.step(sid)
-        except KeyError:
-            raise ReplayRefused(
-                f"step {sid!r} no longer exists in version {zap.version} of the zap"
-            ) from None
         now = self.clock.now()
-        old = run["steps"].get(sid, {})
-        attempt = int(old.get("attempt", 0)) + 1
-        context = run_context(run["trigger"], outputs_of(run), zap.zap_id, zap.version, zap.name)
-        plan = plan_step(
-            zap,
-            step,
-            run_id=run_id,
-            event_id=run["trigger_event_id"],
-            context=context,
-            attempt=attempt,
-            now=now,
-            deadline=self.deadline,
-            catalog=self.catalog,
-        )
-        plan.state["tries"] = {
-            **old.get("tries", {}),
-            str(old.get("attempt", 0)): {"error": old.get("error")},
-        }
-        sets: dict[str, Any] = {
-            f"steps.{sid}": plan.state,
-            "zap_version": zap.version,
-            "step_order": [s.id for s in zap.steps],
-            "updated_at": now,
-        }
-        update: dict[str, Any] = {"$set": sets, "$inc": {"replays": 1}}
-        if plan.command is not None:
-            sets.update({"status": RunStatus.running.value, "error": None, "finished_at": None})
-        else:
-            sets.update({"status": RunStatus.failed.value, "error": plan.error, "finished_at": now})
+        t = machine.replay(run, zap, now=now, deadline=self.deadline, catalog=self.catalog)
+        if isinstance(t, str):
+            raise ReplayRefused(t)
+        update = run_store_update(t.patch)
+        update["$inc"] = {"replays": 1}
         updated = await self.runs.update_if(
             run_id, {"status": run["status"], "updated_at": run["updated_at"]}, update, current=run
         )
         if updated is None:
             raise ReplayRefused(f"run {run_id} changed while replaying; try again")
-        if plan.command is not None:
-            await self.schedule.set(run_id, now + self.redispatch_after, "check", sid, attempt)
-        events = [(_event(updated, RunTransition.started, now), attempt)]
-        if plan.command is None:
-            events.append((_event(updated, RunTransition.finished, now, error=plan.error), attempt))
-        await self.publisher.send(
-            [(step.app, plan.command)] if plan.command else [], events, {run_id: updated.get("traceparent")}
-        )
+        for entry in t.schedule:
+            await self.schedule.set(entry.run_id, entry.wake_at, entry.kind, entry.step_path, entry.attempt)
+        current = updated.get("current_step")
+        if t.commands and current is not None:
+            attempt = int(updated["steps"][current].get("attempt", 1))
+            await self.schedule.set(run_id, now + self.redispatch_after, "check", current, attempt)
+        await self.publisher.send(t.commands, t.events, {run_id: updated.get("traceparent")})
+        self._count(updated)
         return updated
 
     # ------------------------------------------------------------------ helpers

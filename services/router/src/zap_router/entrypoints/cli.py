@@ -260,6 +260,27 @@ def _branch(tree: Tree, label: str, value: Any) -> None:
     tree.add(f"[bold]{label}[/bold]").add(Syntax(text, "yaml"))
 
 
+def _node(parent: Tree, node: dict[str, Any]) -> None:
+    """One step of a run's tree with its input, output and error, then the steps nested in it."""
+    where = ""
+    if "branch" in node:
+        where = f"[cyan]path {node['branch']}[/cyan] "
+    elif "index" in node:
+        where = f"[cyan]item {node['index']}[/cyan] "
+    elif node.get("on_error"):
+        where = "[yellow]on error[/yellow] "
+    what = node.get("action") or node.get("kind") or ""
+    attempt = f"  attempt {node['attempt']}" if node.get("attempt") else ""
+    branch = parent.add(
+        f"{where}[bold]{node['id']}[/bold] {what} → {node.get('status')}{attempt}"
+        f"  {node.get('duration_ms') or 0:.0f} ms"
+    )
+    for label in ("input", "output", "error", "chosen", "next_attempt_at"):
+        _branch(branch, label, node.get(label))
+    for child in node.get("children", []):
+        _node(branch, child)
+
+
 @run_app.command("show")
 def run_show(run_id: str) -> None:
     """A run with every step: input, output, error, attempts and timings."""
@@ -269,18 +290,12 @@ def run_show(run_id: str) -> None:
     _branch(trigger, "data", run.get("trigger"))
     if run.get("filter"):
         _branch(tree, "filter", run["filter"])
+    reached = {node["path"] for node in run.get("tree", [])}
+    for node in run.get("tree", []):
+        _node(tree, node)
     for step_id in run.get("step_order", []):
-        state = run["steps"].get(step_id)
-        if state is None:
+        if step_id not in reached:
             tree.add(f"[dim]{step_id}: not reached[/dim]")
-            continue
-        branch = tree.add(
-            f"[bold]{step_id}[/bold] {state['action']} → {state['status']}  attempt {state.get('attempt')}"
-            f"  {state.get('duration_ms') or 0:.0f} ms"
-        )
-        _branch(branch, "input", state.get("input"))
-        _branch(branch, "output", state.get("output"))
-        _branch(branch, "error", state.get("error"))
     out.print(tree)
 
 

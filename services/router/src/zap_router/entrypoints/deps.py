@@ -12,6 +12,7 @@ from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.runtime.auth import bearer_tenant
 from zap_router.adapters.connections import DirectoryUnavailable
 from zap_router.adapters.run_store import CursorError, RunStore
+from zap_router.domain.run_tree import step_tree
 from zap_router.engine.drafts import DraftNotFound, Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunEngine, RunNotFound
@@ -45,7 +46,8 @@ def tenant_only(request: Request) -> str:
 
 
 def public_run(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+    """A run as the API shows it: the stored fields, plus its steps as a tree (``tree``)."""
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}, "tree": step_tree(doc)}
 
 
 def install_error_handlers(app: FastAPI) -> None:

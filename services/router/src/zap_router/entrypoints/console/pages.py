@@ -28,6 +28,7 @@ from kxflow_contracts.runs import FINISHED_STATES, RUN_STATES, RunStatus
 from kxflow_contracts.runtime.limits import RateBuckets
 from zap_router.adapters.run_store import CursorError
 from zap_router.domain.run_search import run_matches
+from zap_router.domain.run_tree import step_tree
 from zap_router.domain.zaps import ZapSpec
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunNotFound
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound
@@ -266,16 +267,17 @@ async def runs_rows(request: Request, session: Sess, svc: Svc) -> Response:
 
 
 def _steps(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Steps in the zap's order (any others after them); a step carrying a ``path`` (a branch or a
-    loop iteration, as the step tree of a later engine records) is indented by its depth."""
+    """Steps in the zap's order, each nested step (in a path, a loop iteration or an error branch:
+    its key is its path, ``route/gst/invoice``) right under its parent and indented by depth."""
     states: dict[str, Any] = run.get("steps") or {}
-    order = [s for s in run.get("step_order") or [] if s in states]
-    order += [s for s in states if s not in order]
-    out = []
-    for sid in order:
-        state = states[sid]
-        path = state.get("path") or []
-        out.append({"id": sid, "depth": len(path) if isinstance(path, list) else 0, **state})
+    out: list[dict[str, Any]] = []
+
+    def visit(nodes: list[dict[str, Any]], depth: int) -> None:
+        for node in nodes:
+            out.append({"id": node["path"], "depth": depth, **states[node["path"]]})
+            visit(node["children"], depth + 1)
+
+    visit(step_tree(run), 0)
     return out
 
 
