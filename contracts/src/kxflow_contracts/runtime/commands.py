@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
 from kxflow_contracts.results import RESULT_TYPE, ActionError, ActionResult, ResultStatus
+from kxflow_contracts.runtime.connections import KafkaTarget
 from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
 from kxflow_contracts.runtime.ledger import Claim, Decision
 from kxflow_contracts.runtime.telemetry import traced_record_handler
@@ -187,7 +188,7 @@ def command_record_handler(
 
 
 def command_consumer(
-    bootstrap_servers: str,
+    bootstrap_servers: KafkaTarget,
     topic: str,
     group_id: str,
     runner: CommandRunner,

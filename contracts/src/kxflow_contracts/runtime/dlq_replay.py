@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
+from kxflow_contracts.runtime.settings import ServiceSettings
+
 REASON_HEADERS = frozenset(
     {"x-error-class", "x-error-message", "x-original-topic", "x-original-partition", "x-original-offset"}
 )
@@ -41,15 +44,20 @@ def original_topic(dlq_topic: str, headers: dict[str, str]) -> str | None:
 
 
 async def replay(
-    bootstrap_servers: str, topic: str, *, dry_run: bool = False, limit: int | None = None, group: str = GROUP
+    bootstrap_servers: KafkaTarget,
+    topic: str,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    group: str = GROUP,
 ) -> list[Replayed]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **kafka_options(bootstrap_servers),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = None if dry_run else AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = None if dry_run else AIOKafkaProducer(**kafka_options(bootstrap_servers), acks="all")
     await consumer.start()
     if producer is not None:
         await producer.start()
@@ -108,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--group", default=GROUP)
     args = parser.parse_args(argv)
-    items = asyncio.run(
-        replay(args.bootstrap_servers, args.topic, dry_run=args.dry_run, limit=args.limit, group=args.group)
-    )
+    # SASL/TLS from the same KAFKA_* variables as the services (KAFKA_SECURITY_PROTOCOL, ...).
+    kafka = ServiceSettings(kafka_bootstrap_servers=args.bootstrap_servers).kafka
+    items = asyncio.run(replay(kafka, args.topic, dry_run=args.dry_run, limit=args.limit, group=args.group))
     verb = "would replay" if args.dry_run else "replayed"
     for it in items:
         where = f"{it.topic}/{it.partition}/{it.offset}"

@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode, encode
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options, kafka_security
 from kxflow_contracts.topics import Topics, TopicSpec
 
 log = logging.getLogger("kxflow.kafka")
@@ -113,7 +114,7 @@ def dead_letter_middleware(
 
 
 def make_broker(
-    bootstrap_servers: str,
+    bootstrap_servers: KafkaTarget,
     *,
     client_id: str,
     middlewares: Sequence[Any] = (),
@@ -121,13 +122,16 @@ def make_broker(
     on_dead_letter: Callable[[str, BaseException], None] | None = None,
     **kwargs: Any,
 ) -> KafkaBroker:
-    """A broker with the producer guarantees of DESIGN.md §3 and the DLQ middleware."""
+    """A broker with the producer guarantees of DESIGN.md §3 and the DLQ middleware; SASL and
+    TLS as ``bootstrap_servers`` (a :class:`~kxflow_contracts.runtime.connections.KafkaConnection`)
+    says."""
     holder: list[KafkaBroker] = []
     mws = list(middlewares)
     if dead_letters:
         mws.append(dead_letter_middleware(lambda: holder[0], on_dead_letter))
     broker = KafkaBroker(
-        bootstrap_servers,
+        kafka_options(bootstrap_servers)["bootstrap_servers"],
+        security=kafka_security(bootstrap_servers),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -141,10 +145,12 @@ def make_broker(
     return broker
 
 
-async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec], timeout: float = 30.0) -> None:
+async def ensure_topics(
+    bootstrap_servers: KafkaTarget, specs: Iterable[TopicSpec], timeout: float = 30.0
+) -> None:
     """Create missing topics (idempotent) and wait until the cluster reports them."""
     specs = list(specs)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap_servers), request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
 from kxflow_contracts.runtime.lanes import Item, KeyedDispatcher
 from kxflow_contracts.runtime.offsets import OffsetTracker
 
@@ -35,7 +36,7 @@ def record_key(record: Any) -> str:
 class KeyedConsumer:
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: KafkaTarget,
         topic: str,
         group_id: str,
         handle: Callable[[Any], Awaitable[bool]],
@@ -51,7 +52,7 @@ class KeyedConsumer:
         # Built in start(): aiokafka binds a consumer to the running loop, and create_app runs
         # before uvicorn starts one (``python -m`` failed at start otherwise).
         self._consumer_options: dict[str, Any] = {
-            "bootstrap_servers": bootstrap_servers,
+            **kafka_options(bootstrap_servers),
             "group_id": group_id,
             "client_id": client_id,
             "enable_auto_commit": False,

@@ -5,7 +5,7 @@ refresh, default every 15 s), from the outside of the consumer so it is right ev
 consumer is stuck. Partitions the group has not committed yet count from the log start.
 Wire it with one line in a service's composition root::
 
-    watch_consumer_lag(app, settings.kafka_bootstrap_servers, group, topics, metrics.registry)
+    watch_consumer_lag(app, settings.kafka, group, topics, metrics.registry)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Gauge
 
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
 from kxflow_contracts.runtime.periodic import Periodic, during_lifespan
 
 log = logging.getLogger("kxflow.lag")
@@ -27,7 +28,7 @@ log = logging.getLogger("kxflow.lag")
 class ConsumerLag:
     def __init__(
         self,
-        bootstrap_servers: str,
+        bootstrap_servers: KafkaTarget,
         group_id: str,
         topics: Iterable[str],
         registry: CollectorRegistry,
@@ -48,9 +49,9 @@ class ConsumerLag:
         self._periodic = Periodic(f"consumer lag of {group_id}", self.measure, interval)
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        self._admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap_servers))
         await self._admin.start()
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None)
+        self._offsets = AIOKafkaConsumer(**kafka_options(self.bootstrap_servers), group_id=None)
         await self._offsets.start()
         self._periodic.start()
 
@@ -92,7 +93,7 @@ class ConsumerLag:
 
 def watch_consumer_lag(
     app: Any,
-    bootstrap_servers: str,
+    bootstrap_servers: KafkaTarget,
     group_id: str,
     topics: Iterable[str],
     registry: CollectorRegistry,

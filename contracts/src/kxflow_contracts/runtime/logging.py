@@ -60,16 +60,28 @@ class Redactor:
         self._short: OrderedDict[str, None] = OrderedDict()
         self._short_pattern: re.Pattern[str] | None = None
         self._short_dirty = False
+        self._pinned: set[str] = set()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._expiry)
 
+    def pin(self, *values: str | None) -> None:
+        """Secrets from the settings (Kafka and MongoDB passwords, API tokens, keys): scrubbed for
+        the life of the process, never expired nor evicted by the bound (they are few)."""
+        with self._lock:
+            for v in values:
+                if not v or len(v) < 6 or v in self._pinned:
+                    continue
+                if self._expiry.pop(v, None) is None:
+                    self._add(v)
+                self._pinned.add(v)
+
     def register(self, *values: str | None) -> None:
         with self._lock:
             now = self._clock()
             for v in values:
-                if not v or len(v) < 6:
+                if not v or len(v) < 6 or v in self._pinned:
                     continue
                 if v in self._expiry:
                     self._expiry.move_to_end(v)
@@ -86,9 +98,10 @@ class Redactor:
             self._short[value] = None
             self._short_dirty = True
             if len(self._short) > self.MAX_SHORT:
-                oldest = next(iter(self._short))
-                self._expiry.pop(oldest, None)
-                self._remove(oldest)
+                oldest = next((k for k in self._short if k not in self._pinned), None)
+                if oldest is not None:
+                    self._expiry.pop(oldest, None)
+                    self._remove(oldest)
             return
         for offset in range(self.STEP):
             self._index.setdefault(value[offset : offset + self.GRAM], []).append((value, offset))
@@ -184,8 +197,9 @@ class _ScrubFilter(logging.Filter):
 def configure_logging(
     service: str, level: str = "INFO", json_logs: bool = True, stream: Any = None, secrets: Iterable[str] = ()
 ) -> None:
-    """JSON lines on stdout (or ``stream``) for structlog and the stdlib alike."""
-    REDACTOR.register(*secrets)
+    """JSON lines on stdout (or ``stream``) for structlog and the stdlib alike; ``secrets`` (the
+    settings' ``secret_values()``) are scrubbed from every line for the life of the process."""
+    REDACTOR.pin(*secrets)
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -17,12 +17,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from kxflow_contracts.envelope import CloudEvent, encode_data, encode_headers
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
 from kxflow_contracts.runtime.telemetry import current_traceparent
 
 
 class CloudEventProducer:
-    def __init__(self, bootstrap_servers: str, *, client_id: str, tracer: trace.Tracer) -> None:
-        self._config = {"bootstrap_servers": bootstrap_servers, "client_id": client_id}
+    def __init__(self, bootstrap_servers: KafkaTarget, *, client_id: str, tracer: trace.Tracer) -> None:
+        self._config = {**kafka_options(bootstrap_servers), "client_id": client_id}
         self._tracer = tracer
         self._producer: AIOKafkaProducer | None = None
 

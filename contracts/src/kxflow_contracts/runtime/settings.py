@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kxflow_contracts.runtime.connections import KafkaConnection, kafka_connection
 from kxflow_contracts.topics import DEFAULT_PREFIX, Topics
 
 
@@ -46,6 +47,39 @@ class ServiceSettings(BaseSettings):
         default="mongodb://127.0.0.1:27027/?directConnection=true", description="MongoDB (or FerretDB) URL"
     )
     mongodb_database: str = ""
+    # Transport security and credentials (issue 11, item 9); built into clients only by
+    # runtime.connections. Passwords are SecretStr: never in a repr, a log line or an error text.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="`SASL_SSL` in production: SCRAM over TLS"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (with a `SASL_*` protocol)"
+    )
+    kafka_sasl_username: str = Field(default="", description="this service's Kafka principal")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="its password (from a Kubernetes Secret; never logged)"
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None, description="PEM CA bundle that signed the brokers' certificates (unset: system CAs)"
+    )
+    kafka_ssl_certfile: str | None = Field(default=None, description="client certificate (mutual TLS only)")
+    kafka_ssl_keyfile: str | None = Field(default=None, description="its private key (mutual TLS only)")
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="verify the broker's name against its certificate"
+    )
+    mongodb_tls: bool = Field(default=False, description="TLS to MongoDB (or set `tls=true` in the URL)")
+    mongodb_tls_ca_file: str | None = Field(
+        default=None, description="PEM CA bundle of MongoDB's certificate"
+    )
+    mongodb_tls_certificate_key_file: str | None = Field(
+        default=None, description="client certificate and key, one PEM (X.509 auth / mutual TLS only)"
+    )
+    mongodb_username: str = Field(default="", description="MongoDB user (unset: as the URL says)")
+    mongodb_password: SecretStr | None = Field(
+        default=None, description="its password (from a Kubernetes Secret; never logged)"
+    )
+    mongodb_auth_source: str = Field(default="admin", description="database holding the user")
+    mongodb_auth_mechanism: str = Field(default="", description="e.g. `SCRAM-SHA-256` (unset: negotiated)")
     # NoDecode: env value "token:tenant,..." (or JSON) is parsed by the validator, not as JSON first.
     api_tokens: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="token:tenant,token:tenant"
@@ -103,6 +137,24 @@ class ServiceSettings(BaseSettings):
             "rate_per_second": self.admin_rate_per_second,
             "burst": self.admin_rate_burst,
         }
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How this service reaches Kafka (``runtime.connections``)."""
+        return kafka_connection(self)
+
+    def secret_values(self) -> list[str]:
+        """Every secret in the settings, for the log redactor (``configure_logging(secrets=...)``):
+        every ``SecretStr`` field (passwords), API tokens, encryption keys, and a password embedded in
+        the MongoDB URL."""
+        fields = [getattr(self, name) for name in type(self).model_fields]
+        values = [f.get_secret_value() for f in fields if isinstance(f, SecretStr)]
+        values += list(self.api_tokens)
+        values += [k.strip() for k in self.secret_keys.split(",") if k.strip()]
+        userinfo = self.mongodb_url.partition("://")[2].partition("@")
+        if userinfo[1]:
+            values.append(userinfo[0].partition(":")[2])
+        return [v for v in values if v]
 
     @property
     def topics(self) -> Topics:

@@ -25,6 +25,7 @@ from kartra_gateway.service_layer.intake import Intake
 from kartra_gateway.settings import GatewaySettings
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
+from kxflow_contracts.runtime.connections import mongo_options
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer
@@ -51,7 +52,7 @@ def create_app(
     limiter: AppRateLimiter | None = None,
 ) -> FastAPI:
     settings = settings or GatewaySettings()
-    REDACTOR.register(*settings.api_tokens, *settings.secret_keys.split(","))
+    REDACTOR.pin(*settings.secret_values())
     provider = tracer_provider or make_tracer_provider(settings.service_name, settings.otlp_endpoint)
     metrics = GatewayMetrics.create()
     topics = settings.topics
@@ -59,13 +60,14 @@ def create_app(
         settings.mongodb_url,
         count_commands_in=metrics.registry if settings.store_command_metrics else None,
         tz_aware=True,
+        **mongo_options(settings),
     )
     db = mongo[settings.mongodb_database]
     http = http_client or httpx.AsyncClient(timeout=settings.kartra_timeout_seconds)
     instrument_httpx_client(http, provider)
     on_dead_letter = dead_letter_counter(metrics.registry)
     broker = broker or make_broker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
         on_dead_letter=on_dead_letter,
@@ -86,9 +88,7 @@ def create_app(
     seen = BatchedSeenKeys(seen_keys)
     ledger = ActionLedger(db["action_ledger"])
     tracer = provider.get_tracer("kxflow.kartra-gateway")
-    producer = CloudEventProducer(
-        settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-intake", tracer=tracer
-    )
+    producer = CloudEventProducer(settings.kafka, client_id=f"{settings.service_name}-intake", tracer=tracer)
     intake = Intake(connections, seen, producer, topics, metrics)
     runner = CommandRunner(
         ledger,
@@ -98,7 +98,7 @@ def create_app(
         on_result=lambda cmd, result: metrics.commands.labels(cmd.action, result.status.value).inc(),
     )
     commands = command_consumer(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         topics.kartra_commands,
         settings.consumer_group,
         runner,
@@ -111,7 +111,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.ensure_topics:
-            await ensure_topics(settings.kafka_bootstrap_servers, topics.specs(settings.topic_partitions))
+            await ensure_topics(settings.kafka, topics.specs(settings.topic_partitions))
         await connections.init()
         if shared_limits is not None:
             await shared_limits.ensure_indexes()
@@ -142,7 +142,7 @@ def create_app(
     keep_retention(app, _retention(settings, ledger, seen_keys))
     watch_consumer_lag(
         app,
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.consumer_group,
         [topics.kartra_commands],
         metrics.registry,

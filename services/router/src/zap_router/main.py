@@ -16,10 +16,12 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from kxflow_contracts.catalog import CATALOG, Catalog
+from kxflow_contracts.runtime.connections import mongo_options
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
 from kxflow_contracts.runtime.limits import AdminLimits
+from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.mongo import mongo_client as make_mongo_client
 from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
 from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
@@ -91,20 +93,20 @@ def create_app(
     metrics = RouterMetrics()
     provider = make_tracer_provider(settings.service_name, settings.otlp_endpoint)
     tracer = provider.get_tracer("kxflow.router")
+    REDACTOR.pin(*settings.secret_values())
     mongo: AsyncMongoClient = make_mongo_client(
         settings.mongodb_url,
         count_commands_in=metrics.registry if settings.store_command_metrics else None,
         tz_aware=True,
         connect=False,
+        **mongo_options(settings),
     )
     db = mongo[settings.mongodb_database]
     http_client = httpx.AsyncClient()
     directory = directory or HttpConnectionDirectory(
         {"kartra": settings.kartra_gateway_url, "xero": settings.xero_gateway_url}, http_client
     )
-    broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id="kxflow-router", on_dead_letter=metrics.dead_letter
-    )
+    broker = make_broker(settings.kafka, client_id="kxflow-router", on_dead_letter=metrics.dead_letter)
     publisher = Publisher(broker, settings.topics, tracer)
     index = MatchIndex()
     zap_store, run_store, schedule = (
@@ -122,9 +124,7 @@ def create_app(
         clock=clock,
         policy=settings.auto_disable,
     )
-    progress = KafkaResultsProgress(
-        settings.kafka_bootstrap_servers, settings.group_id, settings.topics.action_results
-    )
+    progress = KafkaResultsProgress(settings.kafka, settings.group_id, settings.topics.action_results)
     engine = RunEngine(
         index=index,
         versions=ZapVersions(zap_store, index, catalog),
@@ -150,9 +150,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.ensure_topics:
-            await ensure_topics(
-                settings.kafka_bootstrap_servers, settings.topics.specs(settings.topic_partitions)
-            )
+            await ensure_topics(settings.kafka, settings.topics.specs(settings.topic_partitions))
         await _with_retries(zap_store.ensure_indexes, "zap indexes")
         await _with_retries(run_store.ensure_indexes, "run indexes")
         await _with_retries(schedule.ensure_indexes, "schedule indexes")
@@ -212,7 +210,7 @@ def create_app(
         zaps=zaps,
         engine=engine,
         runs=run_store,
-        reader=reader or KafkaEventReader(settings.kafka_bootstrap_servers),
+        reader=reader or KafkaEventReader(settings.kafka),
         drafts=Drafts(zaps, zap_store),
     )
     app.state.broker = broker
@@ -232,7 +230,7 @@ def create_app(
     topics = settings.topics
     watch_consumer_lag(
         app,
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.group_id,
         [topics.kartra_events, topics.xero_events, topics.action_results],
         metrics.registry,

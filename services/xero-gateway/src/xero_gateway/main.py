@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
+from kxflow_contracts.runtime.connections import mongo_options
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, mongo_check
 from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer
@@ -72,7 +73,7 @@ def create_app(
     settings = settings or XeroGatewaySettings()
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    REDACTOR.register(settings.client_secret, settings.webhook_key)
+    REDACTOR.pin(*settings.secret_values(), settings.client_secret, settings.webhook_key)
     provider = tracer_provider or make_tracer_provider(settings.service_name, settings.otlp_endpoint)
     metrics = Metrics()
     clock = clock or Clock(settings.clock_speed)
@@ -82,6 +83,7 @@ def create_app(
         settings.mongodb_url,
         count_commands_in=metrics.registry if settings.store_command_metrics else None,
         serverSelectionTimeoutMS=20000,
+        **mongo_options(settings),
     )
     db = mongo[settings.mongodb_database]
     repos = Repositories(db, SecretBox(settings.secret_keys))
@@ -118,7 +120,7 @@ def create_app(
         metrics.dead_letters.labels(topic).inc()
 
     broker = make_broker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
         on_dead_letter=on_dead_letter,
@@ -159,7 +161,7 @@ def create_app(
     )
     consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
     commands = command_consumer(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.topics.xero_commands,
         settings.consumer_group,
         runner,
@@ -192,9 +194,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.ensure_topics:
-            await ensure_topics(
-                settings.kafka_bootstrap_servers, settings.topics.specs(settings.topic_partitions)
-            )
+            await ensure_topics(settings.kafka, settings.topics.specs(settings.topic_partitions))
         if scheduler.shared is not None:
             await scheduler.shared.ensure_indexes()
         for conn in await repos.list():
@@ -240,7 +240,7 @@ def create_app(
     keep_retention(app, _retention(settings, db, ledger, seen, states, snapshots))
     watch_consumer_lag(
         app,
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.consumer_group,
         [settings.topics.xero_commands, settings.topics.xero_webhooks_raw],
         metrics.registry,

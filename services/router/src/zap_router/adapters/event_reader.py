@@ -8,14 +8,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
 
 
 class KafkaEventReader:
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: KafkaTarget) -> None:
         self._bootstrap = bootstrap_servers
 
     async def _partitions(self, topic: str) -> list[int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(**kafka_options(self._bootstrap))
         await admin.start()
         try:
             described = await admin.describe_topics([topic])
@@ -31,9 +32,7 @@ class KafkaEventReader:
         ``want`` is a predicate on the event (tenant/type/connection) applied while reading, so the
         limit counts only relevant events.
         """
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
-        )
+        consumer = AIOKafkaConsumer(**kafka_options(self._bootstrap), enable_auto_commit=False, group_id=None)
         await consumer.start()
         try:
             tps = [TopicPartition(topic, p) for p in await self._partitions(topic)]

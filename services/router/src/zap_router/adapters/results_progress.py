@@ -15,6 +15,8 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
+
 Offsets = dict[int, int]
 
 
@@ -27,7 +29,7 @@ class ResultsProgress(Protocol):
 class KafkaResultsProgress:
     """End offsets of the results topic and the commits of the router's group, from Kafka."""
 
-    def __init__(self, bootstrap_servers: str, group_id: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: KafkaTarget, group_id: str, topic: str) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         self.topic = topic
@@ -35,9 +37,9 @@ class KafkaResultsProgress:
         self._offsets: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        self._admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap_servers))
         await self._admin.start()
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None)
+        self._offsets = AIOKafkaConsumer(**kafka_options(self.bootstrap_servers), group_id=None)
         await self._offsets.start()
 
     async def stop(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from kxflow_contracts.runtime.connections import KafkaTarget, kafka_options
 from kxflow_contracts.runtime.dlq_replay import REASON_HEADERS, original_topic
 from kxflow_contracts.topics import DLQ_SUFFIX, Topics
 
@@ -30,14 +31,12 @@ class DeadLetter:
 
 
 class DeadLetters:
-    def __init__(self, bootstrap: str, topics: Topics) -> None:
+    def __init__(self, bootstrap: KafkaTarget, topics: Topics) -> None:
         self._bootstrap = bootstrap
         self._dlqs = [s.name for s in topics.specs() if s.name.endswith(DLQ_SUFFIX)]
 
     async def _consumer(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(**kafka_options(self._bootstrap), group_id=None, enable_auto_commit=False)
         await consumer.start()
         return consumer
 
@@ -113,7 +112,7 @@ class DeadLetters:
         target = original_topic(topic, h)
         if h.get("ce_tenant") != tenant or target is None:
             raise LookupError(f"no dead letter at {topic}/{partition}/{offset}")
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all")
+        producer = AIOKafkaProducer(**kafka_options(self._bootstrap), acks="all")
         await producer.start()
         try:
             kept = [(k, v) for k, v in record.headers or () if k not in REASON_HEADERS]

@@ -80,7 +80,7 @@ class ConsoleState:
         self.secure_cookie = secure_cookie
         self.jobs = Jobs()
         self.failed_sign_ins = RateBuckets(1 / SIGN_IN_REFILL_S, SIGN_IN_FAILURES, max_keys=SIGN_IN_ADDRESSES)
-        self.dead_letters = DeadLetters(settings.kafka_bootstrap_servers, settings.topics)
+        self.dead_letters = DeadLetters(settings.kafka, settings.topics)
         self.gateways = {"kartra": settings.kartra_gateway_url, "xero": settings.xero_gateway_url}
 
 
