@@ -87,6 +87,27 @@ class LocalInfra:
         self.started.clear()
 
 
+def secured_server(component: str) -> Iterator[dict[str, str]]:
+    """An opt-in secured server of deploy/local/infra.sh (``kafka-sasl``, ``mongo-tls``): its
+    machine-readable lines as a dict; stopped afterwards if this call started it. Always local
+    (whatever --infra says): the jars, FerretDB and openssl are all it needs."""
+    proc = subprocess.run(
+        ["bash", str(INFRA_SH), "up", component], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"could not start `deploy/local/infra.sh up {component}` (exit {proc.returncode})\n"
+            f"--- stderr ---\n{proc.stderr[-4000:]}",
+            pytrace=False,
+        )
+    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    try:
+        yield env
+    finally:
+        if component in env.get("KXFLOW_INFRA_STARTED", "").split():
+            subprocess.run(["bash", str(INFRA_SH), "down", component], check=False)
+
+
 class ContainerInfra:
     """testcontainers path for Docker users (cannot run on the project's Docker-less machines)."""
 
@@ -315,3 +336,17 @@ async def mongo_db_name(mongo_client: Any, unique_id: str) -> AsyncIterator[str]
         yield name
     finally:
         await mongo_client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl() -> Iterator[dict[str, str]]:
+    """A broker reachable only over SASL_SSL (SCRAM-SHA-512): KAFKA_SASL_BOOTSTRAP_SERVERS,
+    KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD_FILE, KAFKA_SSL_CAFILE."""
+    yield from secured_server("kafka-sasl")
+
+
+@pytest.fixture(scope="session")
+def mongo_tls() -> Iterator[dict[str, str]]:
+    """A FerretDB reachable only over TLS with a client certificate: MONGODB_TLS_URL,
+    MONGODB_TLS_CA_FILE, MONGODB_TLS_CERTIFICATE_KEY_FILE."""
+    yield from secured_server("mongo-tls")

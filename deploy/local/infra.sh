@@ -7,12 +7,21 @@
 #   deploy/local/infra.sh status [kafka|mongo|all]   exit 0 only if all requested are up and ready
 #   deploy/local/infra.sh fetch  [kafka|mongo|all]   only populate the cache (CI warm-up)
 #
+# Opt-in secured servers (never part of `all`; for the transport-security tests, issue 11 item 9):
+#   kafka-sasl   a second broker whose only client listener is SASL_SSL (SCRAM-SHA-512 over TLS),
+#                with the SCRAM users `kxflow` (the services' principal) and `admin` (inter-broker)
+#   mongo-tls    a second FerretDB listening only on TLS and requiring a client certificate
+# Their CA, server and client certificates are generated once with openssl into $KXFLOW_STATE/tls
+# (a self-signed test CA, never for production); passwords are random, in files only the user reads.
+#
 # Environment:
 #   KXFLOW_CACHE       downloads, builds, state   (default ~/.cache/kxflow)
 #   KXFLOW_STATE       runtime data, pids, logs   (default $KXFLOW_CACHE/state)
 #   KXFLOW_KAFKA_PORT  broker port                (default 19092; controller = port + 1)
 #   KXFLOW_KAFKA_CONTROLLER_PORT                  (default KXFLOW_KAFKA_PORT + 1)
 #   KXFLOW_MONGO_PORT  FerretDB port              (default 27027)
+#   KXFLOW_KAFKA_SASL_PORT  SASL_SSL broker port  (default KXFLOW_KAFKA_PORT + 2; controller + 1)
+#   KXFLOW_MONGO_TLS_PORT   TLS FerretDB port     (default KXFLOW_MONGO_PORT + 1)
 #   KXFLOW_KAFKA_HEAP  max heap for the broker    (default 1g)
 #   KXFLOW_INFRA_TIMEOUT  readiness deadline, s   (default 120)
 #
@@ -27,6 +36,9 @@ STATE="${KXFLOW_STATE:-$CACHE/state}"
 KAFKA_PORT="${KXFLOW_KAFKA_PORT:-19092}"
 KAFKA_CTRL_PORT="${KXFLOW_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 MONGO_PORT="${KXFLOW_MONGO_PORT:-27027}"
+SASL_PORT="${KXFLOW_KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}"
+SASL_CTRL_PORT="$((SASL_PORT + 1))"
+MONGO_TLS_PORT="${KXFLOW_MONGO_TLS_PORT:-$((MONGO_PORT + 1))}"
 KAFKA_HEAP="${KXFLOW_KAFKA_HEAP:-1g}"
 TIMEOUT="${KXFLOW_INFRA_TIMEOUT:-120}"
 STOP_TIMEOUT="${KXFLOW_INFRA_STOP_TIMEOUT:-30}"
@@ -35,6 +47,9 @@ PYTHON="$(command -v python3 || command -v python)"
 
 KAFKA_STATE="$STATE/kafka-$KAFKA_PORT"
 MONGO_STATE="$STATE/ferretdb-$MONGO_PORT"
+SASL_STATE="$STATE/kafka-sasl-$SASL_PORT"
+MONGO_TLS_STATE="$STATE/ferretdb-tls-$MONGO_TLS_PORT"
+TLS_DIR="$STATE/tls"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() {
@@ -53,6 +68,7 @@ ferretdb_dir() {
     gov="$(go env GOVERSION 2>/dev/null || echo nogo)"
     printf '%s/ferretdb/%s' "$CACHE" \
         "$( (cat "$HERE/ferretdb/go.mod" "$HERE/ferretdb/go.sum" "$HERE/ferretdb/sqlite-id-index.patch"
+            cat "$HERE/ferretdb/main.go"
             echo "$gov") | sha256sum | cut -c1-16)"
 }
 
@@ -152,17 +168,17 @@ launched_alive() {
 
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-probe() { "$PYTHON" "$HERE/probe.py" "$1" "$HOST:$2" >/dev/null 2>&1; }
+probe() { "$PYTHON" "$HERE/probe.py" "$1" "$HOST:$2" ${3:+"$3"} >/dev/null 2>&1; }
 
-wait_ready() { # name sdir port logfile
-    local name="$1" sdir="$2" port="$3" logf="$4" deadline=$((SECONDS + TIMEOUT))
+wait_ready() { # name sdir port logfile [cafile: probe over verified TLS]
+    local name="$1" sdir="$2" port="$3" logf="$4" cafile="${5:-}" deadline=$((SECONDS + TIMEOUT))
     while ((SECONDS < deadline)); do
         if ! launched_alive "$sdir"; then
             log "$name process died during startup; last lines of $logf:"
             tail -n 40 "$logf" >&2 || true
             die "$name failed to start"
         fi
-        if probe "$name" "$port"; then
+        if probe "${name%%-*}" "$port" "$cafile"; then
             return 0
         fi
         sleep 0.25
@@ -287,6 +303,186 @@ up_mongo() {
     log "ferretdb ready"
 }
 
+# ------------------------------------------------------------------------------------ secured servers
+
+random_secret() { "$PYTHON" -c 'import secrets;print(secrets.token_urlsafe(24))'; }
+
+# A private CA, a server certificate for 127.0.0.1/localhost (PEM for FerretDB, PKCS12 for Kafka) and
+# a client certificate (mutual TLS with FerretDB). Generated once; a marker is written last.
+ensure_tls() {
+    [[ -f "$TLS_DIR/.complete" ]] && return 0
+    command -v openssl >/dev/null || die "openssl not found; it generates the local TLS certificates"
+    rm -rf "$TLS_DIR" && mkdir -p "$TLS_DIR" && chmod 700 "$TLS_DIR"
+    log "generating a local CA and certificates into $TLS_DIR (once)"
+    if ! (
+        set -e
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kxflow local test CA" \
+            -keyout ca.key -out ca.pem \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid,issuer" >common.cnf
+        cp common.cnf server.cnf
+        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth" >>server.cnf
+        cp common.cnf client.cnf
+        printf '%s\n' "extendedKeyUsage=clientAuth" >>client.cnf
+        for who in server client; do
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=kxflow-$who" -keyout "$who.key" -out "$who.csr"
+            openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+                -extfile "$who.cnf" -out "$who.pem"
+        done
+        cat client.pem client.key >client-bundle.pem
+        random_secret >storepass
+        openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem -name broker \
+            -passout "file:storepass" -out broker.p12
+        rm -f ./*.csr ./*.cnf ca.srl
+        chmod 600 ./*
+    ) >"$STATE/tls-gen.log" 2>&1; then
+        cat "$STATE/tls-gen.log" >&2
+        rm -rf "$TLS_DIR"
+        die "certificate generation failed"
+    fi
+    touch "$TLS_DIR/.complete"
+}
+
+write_sasl_config() {
+    local storepass admin
+    storepass="$(cat "$TLS_DIR/storepass")"
+    admin="$(cat "$SASL_STATE/admin.password")"
+    (umask 077 && cat >"$SASL_STATE/server.properties") <<PROPS
+# Generated by deploy/local/infra.sh; rewritten on every start. Clients reach this broker only
+# over SASL_SSL (SCRAM-SHA-512 over TLS); the controller listener stays on loopback in plaintext.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$HOST:$SASL_CTRL_PORT
+listeners=SASL_SSL://$HOST:$SASL_PORT,CONTROLLER://$HOST:$SASL_CTRL_PORT
+advertised.listeners=SASL_SSL://$HOST:$SASL_PORT,CONTROLLER://$HOST:$SASL_CTRL_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$storepass
+ssl.key.password=$storepass
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.client.auth=none
+log.dirs=$SASL_STATE/data
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.num.partitions=3
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+PROPS
+}
+
+up_kafka_sasl() {
+    local pid libs cid java_opts
+    ensure_tls
+    if pid="$(running_pid "$SASL_STATE")"; then
+        wait_ready kafka-sasl "$SASL_STATE" "$SASL_PORT" "$SASL_STATE/broker.log" "$TLS_DIR/ca.pem"
+        log "kafka-sasl already running (pid $pid)"
+        return 0
+    fi
+    fetch_kafka
+    for p in "$SASL_PORT" "$SASL_CTRL_PORT"; do
+        port_busy "$p" && die "port $p is in use by another process; set KXFLOW_KAFKA_SASL_PORT"
+    done
+    libs="$(kafka_dir)/libs"
+    java_opts="$(kafka_java_opts)"
+    mkdir -p "$SASL_STATE" && chmod 700 "$SASL_STATE"
+    [[ "${KXFLOW_FRESH:-0}" == 1 ]] && rm -rf "$SASL_STATE/formatted"
+    # SCRAM credentials live in the cluster metadata: they are written when the storage is formatted.
+    if [[ "$(cat "$SASL_STATE/formatted" 2>/dev/null)" != "$SASL_PORT" ]]; then
+        rm -rf "$SASL_STATE/data" "$SASL_STATE/formatted"
+        mkdir -p "$SASL_STATE/data"
+        (umask 077 && random_secret >"$SASL_STATE/admin.password" && random_secret >"$SASL_STATE/kxflow.password")
+        write_sasl_config
+        cid="$("$PYTHON" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+        log "formatting KRaft storage in $SASL_STATE/data with the SCRAM users admin and kxflow"
+        # shellcheck disable=SC2086
+        java $java_opts -cp "$libs/*" kafka.tools.StorageTool format --standalone -t "$cid" \
+            -c "$SASL_STATE/server.properties" \
+            --add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$SASL_STATE/admin.password")]" \
+            --add-scram "SCRAM-SHA-512=[name=kxflow,password=$(cat "$SASL_STATE/kxflow.password")]" \
+            >"$SASL_STATE/format.log" 2>&1 ||
+            { cat "$SASL_STATE/format.log" >&2; die "kafka-sasl storage format failed"; }
+        echo "$SASL_PORT" >"$SASL_STATE/formatted"
+    fi
+    write_sasl_config
+    rotate_log "$SASL_STATE/broker.log"
+    log "starting Kafka (SASL_SSL only) on $HOST:$SASL_PORT, log $SASL_STATE/broker.log"
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    # shellcheck disable=SC2086
+    setsid java $java_opts -cp "$libs/*" kafka.Kafka "$SASL_STATE/server.properties" \
+        </dev/null >"$SASL_STATE/broker.log" 2>&1 9>&- &
+    echo $! >"$SASL_STATE/pid"
+    LAUNCHED+=(kafka-sasl)
+    wait_ready kafka-sasl "$SASL_STATE" "$SASL_PORT" "$SASL_STATE/broker.log" "$TLS_DIR/ca.pem"
+    STARTED+=(kafka-sasl)
+    log "kafka-sasl ready"
+}
+
+up_mongo_tls() {
+    local pid bin deadline
+    ensure_tls
+    if pid="$(running_pid "$MONGO_TLS_STATE")"; then
+        log "ferretdb-tls already running (pid $pid)"
+        return 0
+    fi
+    fetch_ferretdb
+    port_busy "$MONGO_TLS_PORT" && die "port $MONGO_TLS_PORT is in use by another process; set KXFLOW_MONGO_TLS_PORT"
+    bin="$(ferretdb_dir)/ferretdb"
+    [[ "${KXFLOW_FRESH:-0}" == 1 ]] && rm -rf "$MONGO_TLS_STATE/data"
+    mkdir -p "$MONGO_TLS_STATE/data"
+    rotate_log "$MONGO_TLS_STATE/ferretdb.log"
+    log "starting FerretDB (TLS only, client certificate required) on $HOST:$MONGO_TLS_PORT"
+    # --tls-ca-file makes FerretDB require a client certificate signed by that CA (mutual TLS).
+    setsid "$bin" --sqlite-url="file:$MONGO_TLS_STATE/data/" --listen-addr="" \
+        --listen-tls="$HOST:$MONGO_TLS_PORT" --tls-cert-file="$TLS_DIR/server.pem" \
+        --tls-key-file="$TLS_DIR/server.key" --tls-ca-file="$TLS_DIR/ca.pem" --log-level=warn \
+        </dev/null >"$MONGO_TLS_STATE/ferretdb.log" 2>&1 9>&- &
+    echo $! >"$MONGO_TLS_STATE/pid"
+    LAUNCHED+=(mongo-tls)
+    # Readiness: the TLS port accepts connections (a ping needs the client certificate; the tests
+    # that use this server make one with a deadline).
+    deadline=$((SECONDS + TIMEOUT))
+    until port_busy "$MONGO_TLS_PORT"; do
+        if ! launched_alive "$MONGO_TLS_STATE"; then
+            tail -n 40 "$MONGO_TLS_STATE/ferretdb.log" >&2 || true
+            die "ferretdb-tls failed to start"
+        fi
+        ((SECONDS < deadline)) || die "ferretdb-tls readiness deadline exceeded"
+        sleep 0.25
+    done
+    STARTED+=(mongo-tls)
+    log "ferretdb-tls ready"
+}
+
+kafka_sasl_env() {
+    printf 'KAFKA_SASL_BOOTSTRAP_SERVERS=%s:%s\n' "$HOST" "$SASL_PORT"
+    printf 'KAFKA_SASL_USERNAME=kxflow\nKAFKA_SASL_PASSWORD_FILE=%s\n' "$SASL_STATE/kxflow.password"
+    printf 'KAFKA_SSL_CAFILE=%s\n' "$TLS_DIR/ca.pem"
+}
+
+mongo_tls_env() {
+    printf 'MONGODB_TLS_URL=mongodb://%s:%s/?directConnection=true\n' "$HOST" "$MONGO_TLS_PORT"
+    printf 'MONGODB_TLS_CA_FILE=%s\n' "$TLS_DIR/ca.pem"
+    printf 'MONGODB_TLS_CERTIFICATE_KEY_FILE=%s\n' "$TLS_DIR/client-bundle.pem"
+}
+
 stop_component() { # name sdir
     local name="$1" sdir="$2" pid deadline
     if ! pid="$(running_pid "$sdir")"; then
@@ -315,7 +511,7 @@ mongo_url() { printf 'MONGODB_URL=mongodb://%s:%s/?directConnection=true\n' "$HO
 status_component() { # name sdir port
     local name="$1" sdir="$2" port="$3" pid
     if pid="$(running_pid "$sdir")"; then
-        if probe "$name" "$port"; then
+        if probe "${name%%-*}" "$port" "$cafile"; then
             log "$name: up (pid $pid, $HOST:$port, state $sdir)"
             return 0
         fi
@@ -331,8 +527,8 @@ status_component() { # name sdir port
 cmd="${1:-}"
 what="${2:-all}"
 case "$what" in
-    kafka | mongo | all) ;;
-    *) die "unknown component '$what' (kafka|mongo|all)" ;;
+    kafka | mongo | all | kafka-sasl | mongo-tls) ;;
+    *) die "unknown component '$what' (kafka|mongo|all|kafka-sasl|mongo-tls)" ;;
 esac
 want() { [[ "$what" == all || "$what" == "$1" ]]; }
 
@@ -351,6 +547,8 @@ cleanup_failed_up() {
         for c in "${LAUNCHED[@]}"; do
             if [[ "$c" == kafka ]]; then stop_component kafka "$KAFKA_STATE" || true; fi
             if [[ "$c" == mongo ]]; then stop_component mongo "$MONGO_STATE" || true; fi
+            if [[ "$c" == kafka-sasl ]]; then stop_component kafka-sasl "$SASL_STATE" || true; fi
+            if [[ "$c" == mongo-tls ]]; then stop_component mongo-tls "$MONGO_TLS_STATE" || true; fi
         done
     fi
     exit "$rc"
@@ -361,6 +559,8 @@ case "$cmd" in
     up)
         want kafka && up_kafka
         want mongo && up_mongo
+        if [[ "$what" == kafka-sasl ]]; then up_kafka_sasl && kafka_sasl_env; fi
+        if [[ "$what" == mongo-tls ]]; then up_mongo_tls && mongo_tls_env; fi
         want kafka && kafka_url
         want mongo && mongo_url
         echo "KXFLOW_INFRA_STARTED=${STARTED[*]:-}"
@@ -368,6 +568,8 @@ case "$cmd" in
     down)
         if want kafka; then stop_component kafka "$KAFKA_STATE"; fi
         if want mongo; then stop_component mongo "$MONGO_STATE"; fi
+        if [[ "$what" == kafka-sasl ]]; then stop_component kafka-sasl "$SASL_STATE"; fi
+        if [[ "$what" == mongo-tls ]]; then stop_component mongo-tls "$MONGO_TLS_STATE"; fi
         ;;
     status)
         rc=0

@@ -2,6 +2,10 @@
 
     python3 probe.py kafka 127.0.0.1:19092   # exit 0 when a real Metadata request lists a broker
     python3 probe.py mongo 127.0.0.1:27027   # exit 0 when {ping: 1} answers ok: 1
+    python3 probe.py kafka 127.0.0.1:19542 ca.pem  # a TLS listener verified against ca.pem
+
+On a TLS listener the Kafka probe stops after ApiVersions: a SASL listener answers nothing else
+before authentication, and ApiVersions over a verified TLS session already shows the broker up.
 
 Both speak the wire protocol directly (Kafka ApiVersions + Metadata, MongoDB OP_MSG), so a port
 that merely accepts connections is not mistaken for a ready server.
@@ -10,6 +14,7 @@ that merely accepts connections is not mistaken for a ready server.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import sys
 
@@ -42,9 +47,16 @@ def _kafka_call(sock: socket.socket, api_key: int, version: int, corr: int, body
     return resp[4:]
 
 
-def probe_kafka(host: str, port: int) -> str:
-    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
-        sock.settimeout(TIMEOUT)
+def _connect(host: str, port: int, cafile: str | None) -> socket.socket:
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    sock.settimeout(TIMEOUT)
+    if cafile is None:
+        return sock
+    return ssl.create_default_context(cafile=cafile).wrap_socket(sock, server_hostname=host)
+
+
+def probe_kafka(host: str, port: int, cafile: str | None = None) -> str:
+    with _connect(host, port, cafile) as sock:
         # ApiVersions v0 (always answered with a v0 response).
         resp = _kafka_call(sock, 18, 0, 1, b"")
         error, count = struct.unpack_from(">hi", resp, 0)
@@ -56,6 +68,8 @@ def probe_kafka(host: str, port: int) -> str:
             versions[key] = (vmin, vmax)
         if 3 not in versions:
             raise ValueError("broker does not offer Metadata")
+        if cafile is not None:
+            return f"kafka ok over verified TLS: {len(versions)} APIs"
         vmin, vmax = versions[3]
         version = min(vmax, 8)  # v4..v8 are the non-flexible versions with the layout below
         if version < max(vmin, 4):
@@ -129,11 +143,10 @@ def _bson_top_level(doc: bytes) -> dict[str, object]:
     return out
 
 
-def probe_mongo(host: str, port: int) -> str:
+def probe_mongo(host: str, port: int, cafile: str | None = None) -> str:
     body = struct.pack("<IB", 0, 0) + _bson_ping()  # flagBits, section kind 0
     msg = struct.pack("<iiii", 16 + len(body), 1, 0, 2013) + body  # OP_MSG
-    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
-        sock.settimeout(TIMEOUT)
+    with _connect(host, port, cafile) as sock:
         sock.sendall(msg)
         (length,) = struct.unpack("<i", _recv_exact(sock, 4))
         rest = _recv_exact(sock, length - 4)
@@ -150,13 +163,13 @@ def probe_mongo(host: str, port: int) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("kafka", "mongo"):
+    if len(argv) not in (3, 4) or argv[1] not in ("kafka", "mongo"):
         print(__doc__, file=sys.stderr)
         return 2
     host, _, port = argv[2].rpartition(":")
     try:
         probe = probe_kafka if argv[1] == "kafka" else probe_mongo
-        print(probe(host, int(port)))
+        print(probe(host, int(port), argv[3] if len(argv) == 4 else None))
     except (OSError, ValueError, struct.error, IndexError) as exc:
         print(f"{argv[1]} not ready: {exc!r}", file=sys.stderr)
         return 1

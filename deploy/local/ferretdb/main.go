@@ -23,7 +23,11 @@ import (
 )
 
 func main() {
-	listenAddr := flag.String("listen-addr", "127.0.0.1:27027", "TCP listen address (keep it on loopback)")
+	listenAddr := flag.String("listen-addr", "127.0.0.1:27027", "TCP listen address (keep it on loopback; empty: none)")
+	listenTLS := flag.String("listen-tls", "", "TLS listen address (empty: no TLS listener)")
+	tlsCert := flag.String("tls-cert-file", "", "PEM server certificate of the TLS listener")
+	tlsKey := flag.String("tls-key-file", "", "PEM private key of the TLS listener")
+	tlsCA := flag.String("tls-ca-file", "", "PEM CA: when set, clients must present a certificate it signed (mutual TLS)")
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI of an existing directory, with a trailing slash")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -41,22 +45,25 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	if err := run(*listenAddr, *sqliteURL, logger); err != nil {
+	listener := ferretdb.ListenerConfig{
+		TCP: *listenAddr, TLS: *listenTLS, TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, TLSCAFile: *tlsCA,
+	}
+	if err := run(listener, *sqliteURL, logger); err != nil {
 		logger.Error("ferretdb failed", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(listenAddr, sqliteURL string, logger *slog.Logger) error {
-	if listenAddr == "" || sqliteURL == "" {
-		return errors.New("--listen-addr and --sqlite-url are required")
+func run(listener ferretdb.ListenerConfig, sqliteURL string, logger *slog.Logger) error {
+	if (listener.TCP == "" && listener.TLS == "") || sqliteURL == "" {
+		return errors.New("--sqlite-url and --listen-addr or --listen-tls are required")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listenAddr},
+		Listener:  listener,
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: sqliteURL,

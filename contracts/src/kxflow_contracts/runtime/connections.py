@@ -60,6 +60,50 @@ def kafka_security(target: KafkaTarget) -> BaseSecurity | None:
     return target.security if isinstance(target, KafkaConnection) else None
 
 
+class KafkaAccessError(ConnectionError):
+    """Kafka refused this service: wrong credentials, or a certificate it cannot trust."""
+
+
+async def check_kafka(target: KafkaTarget, timeout: float = 10.0) -> None:
+    """Fail fast, saying why, when the brokers refuse this service's credentials or certificate.
+
+    aiokafka's clients log the refusal and then raise only "Unable to bootstrap"; a service
+    calls this first in its lifespan so a wrong password or CA ends the start with a clear error.
+    A no-op without SASL/TLS (a PLAINTEXT broker refuses no one; a down broker is the clients'
+    own retry business).
+    """
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError, SaslAuthenticationFailed
+
+    options = kafka_options(target)
+    if options.get("security_protocol", "PLAINTEXT") == "PLAINTEXT":
+        return
+    servers = options.pop("bootstrap_servers")
+    principal = (
+        f"{options.get('sasl_plain_username') or '(TLS only)'} ({options.get('sasl_mechanism', 'no SASL')})"
+    )
+    failures: list[str] = []
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            conn = await create_conn(host, int(port), request_timeout_ms=int(timeout * 1000), **options)
+        except SaslAuthenticationFailed as exc:
+            raise KafkaAccessError(
+                f"Kafka at {server} refused the credentials of {principal}: {exc}"
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise KafkaAccessError(
+                f"Kafka at {server} presented a certificate this service does not trust "
+                f"({exc.verify_message}); set KAFKA_SSL_CAFILE to the CA that signed it"
+            ) from exc
+        except (OSError, TimeoutError, KafkaError) as exc:
+            failures.append(f"{server}: {exc!r}")
+            continue
+        conn.close()
+        return
+    raise KafkaAccessError(f"no Kafka bootstrap server reachable as {principal}: {'; '.join(failures)}")
+
+
 def tls_context(
     cafile: str | None, certfile: str | None = None, keyfile: str | None = None
 ) -> ssl.SSLContext:

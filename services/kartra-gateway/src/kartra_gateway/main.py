@@ -25,7 +25,7 @@ from kartra_gateway.service_layer.intake import Intake
 from kartra_gateway.settings import GatewaySettings
 from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
-from kxflow_contracts.runtime.connections import mongo_options
+from kxflow_contracts.runtime.connections import check_kafka, mongo_options
 from kxflow_contracts.runtime.dedupe import SeenKeys
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import KafkaResults, ensure_topics, make_broker, record_dead_letterer
@@ -110,6 +110,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await check_kafka(settings.kafka)  # a refused password or CA: a clear error now
         if settings.ensure_topics:
             await ensure_topics(settings.kafka, topics.specs(settings.topic_partitions))
         await connections.init()

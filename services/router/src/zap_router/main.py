@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from kxflow_contracts.catalog import CATALOG, Catalog
-from kxflow_contracts.runtime.connections import mongo_options
+from kxflow_contracts.runtime.connections import check_kafka, mongo_options
 from kxflow_contracts.runtime.http import health_router, kafka_check, mongo_check
 from kxflow_contracts.runtime.kafka import ensure_topics, make_broker
 from kxflow_contracts.runtime.lag import watch_consumer_lag
@@ -149,6 +149,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await check_kafka(settings.kafka)  # a refused password or CA: a clear error now
         if settings.ensure_topics:
             await ensure_topics(settings.kafka, settings.topics.specs(settings.topic_partitions))
         await _with_retries(zap_store.ensure_indexes, "zap indexes")
