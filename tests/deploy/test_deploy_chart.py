@@ -255,6 +255,14 @@ def test_secrets_are_only_referenced(rendered: dict[str, list[Manifest]], values
         if _component(dep) == "xero-gateway":
             client_secret = env["XERO_GW_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
             assert client_secret["key"] == "xero-client-secret"
+        if values_set == "full":  # SASL_SSL to Kafka, TLS and a user per service to MongoDB
+            assert env[prefix + "KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+            for suffix in ("KAFKA_SASL_PASSWORD", "MONGODB_PASSWORD"):
+                assert env[prefix + suffix]["valueFrom"]["secretKeyRef"]["name"] == secret_name
+            mounts = {m["mountPath"]: m for m in _container(dep)["volumeMounts"]}
+            for var in ("KAFKA_SSL_CAFILE", "MONGODB_TLS_CA_FILE"):
+                path = env[prefix + var]["value"]
+                assert mounts[path.rsplit("/", 1)[0]]["readOnly"] is True
 
 
 def test_router_finds_the_gateways_by_their_service_names(rendered: dict[str, list[Manifest]]) -> None:
