@@ -24,8 +24,8 @@ from waiting import wait_for
 from kartra_gateway.main import create_app
 from kartra_gateway.settings import GatewaySettings
 from kxflow_contracts.runtime.connections import KafkaAccessError, check_kafka, mongo_options
-from kxflow_contracts.runtime.mongo import mongo_client
 from kxflow_contracts.runtime.logging import configure_logging
+from kxflow_contracts.runtime.mongo import mongo_client
 from kxflow_contracts.runtime.settings import ServiceSettings
 from kxflow_contracts.topics import Topics
 
