@@ -422,6 +422,8 @@ def table(r: dict[str, Any]) -> list[list[str]]:
                 "",
             ]
         )
+    if "cost" in e:
+        rows += cost_rows(e["cost"])
     if "real_limits" in e:
         rl = e["real_limits"]
         rows.append(
@@ -438,6 +440,81 @@ def table(r: dict[str, Any]) -> list[list[str]]:
                 ),
             ]
         )
+    return rows
+
+
+def _items(figures: dict[str, float], unit: str = "", digits: int = 1) -> str:
+    return ", ".join(f"{k} {v:,.{digits}f}{unit}" for k, v in sorted(figures.items(), key=lambda kv: -kv[1]))
+
+
+def cost_rows(c: dict[str, Any]) -> list[list[str]]:
+    """Issue 13's per-purchase cost at a fixed rate on an idle system, targets beside the figures."""
+    area = f"per purchase at {c['rate']:g}/s ({c['accepted']} purchases)"
+    cpu = c["cpu_ms_per_purchase"]
+    kx = {k: v for k, v in cpu.items() if k not in ("kartra-sandbox", "xero-sandbox")}
+    sandboxes = {k: v for k, v in cpu.items() if k in ("kartra-sandbox", "xero-sandbox")}
+    rows = [
+        [
+            area,
+            "CPU-ms per purchase (net of idle) by process",
+            _items(kx, " ms"),
+            f"sandboxes apart: {_items(sandboxes, ' ms')}; all kxflow incl. Kafka and the store "
+            f"{fmt(c['cpu_ms_kxflow_all'], ' ms', 1)}",
+            "three services ≤ 15 ms together",
+            f"{fmt(c['cpu_ms_services'], ' ms', 1)}: " + status(c["cpu_ms_services"] <= 15),
+        ],
+        [
+            area,
+            "store commands per purchase (total, net of idle)",
+            fmt(c["store_commands_per_purchase_total"], "", 1),
+            "; ".join(
+                f"{s}: {_items(cmds, '', 2)}" for s, cmds in c["store_commands_per_purchase"].items() if cmds
+            ),
+            "at least halved from the first measurement",
+            "first measurement (issue 13)",
+        ],
+        [
+            area,
+            "Kafka records per purchase",
+            fmt(c["kafka_records_per_purchase_total"], "", 1),
+            _items(c["kafka_records_per_purchase"]),
+            "",
+            "",
+        ],
+        [
+            area,
+            "Xero calls per purchase (new buyer)",
+            fmt(c["xero_calls_per_purchase"], "", 2),
+            _items(c["xero_calls_by_resource"], "", 2),
+            "≤ 4.0",
+            status(c["xero_calls_per_purchase"] <= 4.0),
+        ],
+    ]
+    for name, h in c["hops_ms"].items():
+        target, ok = "", None
+        if name.startswith("webhook accepted → first Xero request"):
+            target, ok = "p50 ≤ 25 ms, p99 ≤ 60 ms", h["p50"] <= 25 and h["p99"] <= 60
+        rows.append(
+            [
+                area,
+                f"hop: {name}",
+                f"p50 {fmt(h['p50'], ' ms', 1)}, p99 {fmt(h['p99'], ' ms', 1)}",
+                f"{h['n']} purchases",
+                target,
+                status(ok) if target else "",
+            ]
+        )
+    own, sb = c["own_overhead_ms"], c["sandbox_ms_per_purchase"]
+    rows.append(
+        [
+            area,
+            "a 3-step run's own overhead (finished − webhook − time inside the Xero sandbox)",
+            f"p50 {fmt(own['p50'], ' ms', 1)}, p99 {fmt(own['p99'], ' ms', 1)}",
+            f"inside the sandbox per purchase p50 {fmt(sb['p50'], ' ms', 1)}",
+            "p50 ≤ 60 ms",
+            status(own["p50"] <= 60),
+        ]
+    )
     return rows
 
 

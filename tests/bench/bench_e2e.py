@@ -48,10 +48,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: system_harness, waiting
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "drills"))  # drill_kit
 
+import cost
 import psutil
 from drill_kit import dlq_records as drill_dlq_records
 from system_harness import ROOT, System, kxsystem
@@ -211,6 +213,11 @@ class Timeline:
         self.run_of_event: dict[str, str] = {}
         self.first_xero: dict[str, int] = {}  # run id → result ts ms
         self.finished: dict[str, tuple[int, str]] = {}  # run id → (ts ms, status)
+        # The cost table's hops (issue 13): first record of each kind per run and step.
+        self.started: dict[str, int] = {}  # run id → runs.v1 started ts ms
+        self.commands: dict[str, list[tuple[int, str, str]]] = {}  # run id → [(ts ms, step id, command id)]
+        self.results: dict[tuple[str, str], int] = {}  # (run id, step id) → action-results ts ms
+        self.step_done: dict[tuple[str, str], int] = {}  # (run id, step id) → runs.v1 step_done ts ms
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -218,7 +225,12 @@ class Timeline:
 
         self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await self.consumer.start()
-        names = [self.topics.kartra_events, self.topics.action_results, self.topics.runs]
+        names = [
+            self.topics.kartra_events,
+            self.topics.action_results,
+            self.topics.runs,
+            self.topics.xero_commands,
+        ]
         parts = await partitions(self.bootstrap, names)
         self.consumer.assign(parts)
         await self.consumer.seek_to_beginning(*parts)
@@ -245,12 +257,21 @@ class Timeline:
                 self.event_of_tx.setdefault(tx, (headers["ce_id"], r.timestamp))
         elif topic == self.topics.action_results:
             res = json.loads(r.value)
+            self.results.setdefault((res["run_id"], res["step_id"]), r.timestamp)
             if res["step_id"] == FIRST_XERO_STEP:
                 self.first_xero.setdefault(res["run_id"], r.timestamp)
+        elif topic == self.topics.xero_commands:
+            cmd = json.loads(r.value)
+            self.commands.setdefault(cmd["run_id"], []).append(
+                (r.timestamp, cmd["step_id"], cmd["command_id"])
+            )
         else:
             ev = json.loads(r.value)
             if ev["transition"] == "started":
                 self.run_of_event.setdefault(ev["trigger_event_id"], ev["run_id"])
+                self.started.setdefault(ev["run_id"], r.timestamp)
+            elif ev["transition"] == "step_done" and ev.get("step_id"):
+                self.step_done.setdefault((ev["run_id"], ev["step_id"]), r.timestamp)
             elif ev["transition"] == "finished":
                 self.finished.setdefault(ev["run_id"], (r.timestamp, ev["status"]))
 
@@ -294,6 +315,11 @@ class Bench:
         self.timeline = timeline
         self.sandbox_url = sandbox_url
         self.next_index = 0
+        self.last_purchases: list[Any] = []
+
+    def run_of(self, purchase: Any) -> str | None:
+        seen = self.timeline.event_of_tx.get(purchase.transaction_id)
+        return self.timeline.run_of_event.get(seen[0]) if seen else None
 
     async def xero_calls(self) -> int:
         return int((await self.drill.http.get(f"{self.sandbox_url}/_sandbox/stats")).json()["api_calls"])
@@ -307,6 +333,7 @@ class Bench:
             tasks.append(asyncio.create_task(self.drill.purchase(base + i)))
             await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))  # the send rate
         purchases = await asyncio.gather(*tasks)
+        self.last_purchases = purchases
         return purchases, time.monotonic() - start
 
     async def settle(self, purchases: list[Any], timeout: float) -> float:
@@ -368,6 +395,211 @@ class Bench:
         return ph
 
 
+# -- the per-purchase cost table (issue 13) ------------------------------------------------------------
+SERVICES = ("kartra-gateway", "router", "xero-gateway")
+
+
+async def end_offsets(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Sum of the end offsets of every partition of each of this system's topics (prefix dropped)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(await partitions(bootstrap, names))
+    finally:
+        await consumer.stop()
+    out: dict[str, int] = {}
+    for tp, end in ends.items():
+        out[tp.topic.removeprefix(prefix)] = out.get(tp.topic.removeprefix(prefix), 0) + end
+    return out
+
+
+async def store_counts(http: Any, system: System) -> dict[str, dict[str, float]]:
+    """``kxflow_store_commands_total`` of each service (``STORE_COMMAND_METRICS`` is on)."""
+    out = {}
+    for name in SERVICES:
+        res = await http.get(f"{system.url(name)}/metrics")
+        out[name] = cost.store_commands(res.text)
+    return out
+
+
+async def xero_quiet(bench: Bench, calls: int, timeout: float) -> int:
+    """Wait until the sandbox has seen no new call for a second (the webhooks about the last writes
+    are hydrated after the runs finish): the Xero calls of the phase are all in."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)  # the quiet period being checked for, bounded by the deadline
+        now = await bench.xero_calls()
+        if now == calls:
+            break
+        calls = now
+    return calls
+
+
+async def ledger_times(
+    mongo_url: str, database: str, ids: list[str]
+) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """From xero-gateway's store: command id → (claimed, completed) in ms since the epoch (the
+    action ledger's created_at and updated_at), and Idempotency-Key → command id (its write
+    attempts), so the Xero sandbox's requests can be told apart by purchase."""
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
+    try:
+        db = client[database]
+        cursor = db["action_ledger"].find({"_id": {"$in": ids}}, {"created_at": 1, "updated_at": 1})
+        times = {
+            d["_id"]: (d["created_at"].timestamp() * 1000, d["updated_at"].timestamp() * 1000)
+            async for d in cursor
+        }
+        keys = {
+            d["_id"]: d["command_id"]
+            async for d in db["write_attempts"].find({"command_id": {"$in": ids}}, {"command_id": 1})
+        }
+        return times, keys
+    finally:
+        await client.close()
+
+
+def purchase_points(
+    p: Any,
+    timeline: Timeline,
+    ledger: dict[str, tuple[float, float]],
+    keys: dict[str, str],
+    log: list[dict[str, Any]],
+) -> dict[str, float | None] | None:
+    """The timestamps (ms since the epoch) of one purchase's hops, from records the system writes:
+    Kafka record times, xero-gateway's ledger and the Xero sandbox's request log (the contact search
+    carries the buyer's email; writes carry Idempotency-Key = command id + suffix)."""
+    t = timeline.trace(p.transaction_id)
+    if t is None:
+        return None
+    event_id, _ = timeline.event_of_tx[p.transaction_id]
+    run = timeline.run_of_event.get(event_id)
+    commands = sorted(timeline.commands.get(run, [])) if run else []
+    first = next((c for c in commands if c[1] == FIRST_XERO_STEP), None)
+    after = next((c for c in commands if first and c[1] != FIRST_XERO_STEP and c[0] >= first[0]), None)
+    ids = {c[2] for c in commands}
+    email = p.email.lower()
+    mine = [
+        e
+        for e in log
+        if keys.get(e.get("idempotency_key") or "") in ids
+        or (e["method"] == "GET" and email in unquote_plus(e.get("query") or "").lower())
+        or (e["method"] == "GET" and f'=="Buyer {p.index}"' in unquote_plus(e.get("query") or ""))
+    ]
+    first_calls = [
+        e
+        for e in mine
+        if not e.get("idempotency_key") or (first and keys.get(e["idempotency_key"]) == first[2])
+    ]
+    claimed = ledger.get(first[2]) if first else None
+    return {
+        "accepted": t["event_ts"],
+        "run_stored": timeline.started.get(run) if run else None,
+        "command_sent": first[0] if first else None,
+        "claimed": claimed[0] if claimed else None,
+        "xero_request": min(e["at"] for e in first_calls) * 1000 if first_calls else None,
+        "xero_answered": max(e["at"] * 1000 + e.get("ms", 0) for e in first_calls) if first_calls else None,
+        "answer_stored": claimed[1] if claimed else None,
+        "result_published": timeline.results.get((run, FIRST_XERO_STEP)) if run else None,
+        "result_applied": timeline.step_done.get((run, FIRST_XERO_STEP)) if run else None,
+        "next_command": after[0] if after else None,
+        "finished": t["finished_ts"],
+        "sandbox_ms": sum(e.get("ms", 0) for e in mine) if mine else None,
+        "xero_calls": len(mine),
+    }
+
+
+async def cost_phase(args: argparse.Namespace, system: System, bench: Bench, sampler: ProcessSampler) -> dict:
+    """Issue 13's per-purchase cost at a fixed rate below saturation (idle system): CPU, store
+    commands, Kafka records and Xero calls per purchase, and the latency of every hop."""
+    http = bench.drill.http
+    sb = system.url("xero-sandbox")
+    # Idle first: what the same processes spend with nothing to do, subtracted below.
+    cpu0, store0, t0 = sampler.cpu(), await store_counts(http, system), time.monotonic()
+    await asyncio.sleep(args.cost_idle_seconds)  # the idle window being measured, not a wait
+    cpu1, store1, t1 = sampler.cpu(), await store_counts(http, system), time.monotonic()
+    offsets0, calls0, wall0 = (
+        await end_offsets(args.kafka, system.prefix),
+        await bench.xero_calls(),
+        time.time(),
+    )
+    count = args.cost_purchases
+    ph = await bench.phase(
+        f"cost {args.cost_rate:g}/s", args.cost_rate, count / args.cost_rate, 1e9, args.drain
+    )
+    calls1 = await xero_quiet(bench, await bench.xero_calls(), 15.0)
+    cpu2, store2, t2 = sampler.cpu(), await store_counts(http, system), time.monotonic()
+    offsets1 = await end_offsets(args.kafka, system.prefix)
+    log = [
+        e
+        for e in (await http.get(f"{sb}/_sandbox/requests", params={"limit": 5000})).json()
+        if e.get("at", 0) >= wall0
+    ]
+    n = max(ph.accepted, 1)
+    idle_s, phase_s = t1 - t0, t2 - t1
+    cpu_phase = {k: cpu2[k] - cpu1[k] for k in cpu2 if not math.isnan(cpu2[k])}
+    cpu_idle = {k: cpu1[k] - cpu0[k] for k in cpu1 if not math.isnan(cpu1[k])}
+    cpu_net = cost.net(cpu_phase, cpu_idle, phase_s, idle_s)
+    store_net = {
+        name: cost.net(
+            cost.delta(store2[name], store1[name]), cost.delta(store1[name], store0[name]), phase_s, idle_s
+        )
+        for name in SERVICES
+    }
+    runs = [p for p in bench.last_purchases if p.accepted]
+    ids = [c[2] for p in runs for c in bench.timeline.commands.get(bench.run_of(p) or "", [])]
+    xero_db = system.env("xero-gateway")["XERO_GW_MONGODB_DATABASE"]
+    ledger, keys = await ledger_times(args.mongo, xero_db, ids)
+    traces = [t for p in runs if (t := purchase_points(p, bench.timeline, ledger, keys, log))]
+    ms_per = {k: round(1000 * v / n, 2) for k, v in cpu_net.items()}
+    own = [k for k in ms_per if k in SERVICES]
+    kx_all = [k for k in ms_per if k not in cost.SANDBOXES]
+    result = {
+        "rate": args.cost_rate,
+        "purchases": ph.sent,
+        "accepted": ph.accepted,
+        "finished": ph.finished,
+        "succeeded": ph.succeeded,
+        "idle_seconds": round(idle_s, 1),
+        "phase_seconds": round(phase_s, 1),
+        "cpu_ms_per_purchase": ms_per,
+        "cpu_ms_per_purchase_gross": {k: round(1000 * v / n, 2) for k, v in cpu_phase.items()},
+        "cpu_ms_services": round(sum(ms_per[k] for k in own), 2),
+        "cpu_ms_kxflow_all": round(sum(ms_per[k] for k in kx_all), 2),
+        "store_commands_per_purchase": {name: cost.per_purchase(store_net[name], n) for name in SERVICES},
+        "store_commands_per_purchase_total": round(sum(sum(v.values()) for v in store_net.values()) / n, 2),
+        "kafka_records_per_purchase": cost.per_purchase(cost.delta(offsets1, offsets0), n),
+        "kafka_records_per_purchase_total": round(sum(cost.delta(offsets1, offsets0).values()) / n, 2),
+        "xero_calls_per_purchase": round((calls1 - calls0) / n, 2),
+        "xero_calls_by_resource": cost.per_purchase(
+            {k: float(v) for k, v in cost.xero_calls(log).items()}, n
+        ),
+        "hops_ms": cost.hops(traces),
+        "own_overhead_ms": cost.own_overhead(traces),
+        "sample_traces": traces[:2],
+        "sandbox_ms_per_purchase": cost.spread([float(t["sandbox_ms"]) for t in traces if t["sandbox_ms"]]),
+    }
+    print(
+        f"  cost: CPU {result['cpu_ms_services']:.1f} ms/purchase in the three services, "
+        f"{result['cpu_ms_kxflow_all']:.1f} with Kafka and the store; store commands "
+        f"{result['store_commands_per_purchase_total']}/purchase; Kafka records "
+        f"{result['kafka_records_per_purchase_total']}/purchase; "
+        f"Xero calls {result['xero_calls_per_purchase']}",
+        flush=True,
+    )
+    return result
+
+
 async def start_system(args: argparse.Namespace, *, real_limits: bool) -> System:
     gw = dict(QUIET_XERO_GW)
     extra_args: dict[str, list[str]] = {}
@@ -377,6 +609,8 @@ async def start_system(args: argparse.Namespace, *, real_limits: bool) -> System
     else:
         gw.update({k.upper(): str(v) for k, v in RAISED.items()})
     quiet = {"LOG_LEVEL": "WARNING"}
+    if not real_limits:  # the cost table's store commands (a counter per command: noise-free)
+        quiet["STORE_COMMAND_METRICS"] = gw["STORE_COMMAND_METRICS"] = "true"
     system = System(
         args.kafka,
         args.mongo,
@@ -411,6 +645,7 @@ async def throughput_mode(args: argparse.Namespace, out: dict[str, Any]) -> None
         pids = {n: system.pid(n) for n in system.names} | infra_pids(args.kafka, args.mongo)
         bench = Bench(drill, timeline, system.url("xero-sandbox"))
         with ProcessSampler(pids) as sampler:
+            out["cost"] = await cost_phase(args, system, bench, sampler)
             if not args.smoke:
                 await bench.phase("warm-up", 5, 1, grace=60, drain=60)
             ladder: list[Phase] = []
@@ -522,6 +757,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--real-clock", type=float, default=15.0)
     p.add_argument("--real-rate", type=float, default=40.0, help="a burst: the backlog is the point")
     p.add_argument("--real-purchases", type=int, default=100)
+    p.add_argument("--cost-rate", type=float, default=2.0, help="the cost table's fixed rate (idle system)")
+    p.add_argument("--cost-purchases", type=int, default=200)
+    p.add_argument("--cost-idle-seconds", type=float, default=10.0, help="idle CPU window subtracted")
     args = p.parse_args(argv)
     if args.smoke:
         args.start_rate, args.max_rate, args.step_seconds = 5.0, 5.0, 2.0
@@ -529,6 +767,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         # 40 purchases make well over 60 Xero calls, so at least one full virtual minute is
         # measured however fast the machine is (12 fit inside one minute on a quiet machine).
         args.real_clock, args.real_rate, args.real_purchases = 30.0, 20.0, 40
+        args.cost_rate, args.cost_purchases, args.cost_idle_seconds = 4.0, 8, 2.0
     return args
 
 

@@ -75,6 +75,28 @@ def test_make_bench_smoke_writes_every_figure(kafka_bootstrap: str, mongodb_url:
         number(t, f"cpu_percent_fixed_100.{name}")
     assert t["runs_not_succeeded"] == 0 and t["dlq_records"] == 0
 
+    # Issue 13's per-purchase cost table: every figure there and a number.
+    c = figure(data, "e2e.cost")
+    assert figure(c, "finished") == figure(c, "accepted") == figure(c, "purchases") > 0
+    for name in ("kartra-gateway", "router", "xero-gateway", "kartra-sandbox", "xero-sandbox"):
+        assert number(c, f"cpu_ms_per_purchase.{name}") >= 0
+    assert number(c, "cpu_ms_services") > 0 and number(c, "cpu_ms_kxflow_all") >= number(c, "cpu_ms_services")
+    stores = figure(c, "store_commands_per_purchase")
+    assert set(stores) == {"kartra-gateway", "router", "xero-gateway"}
+    assert all(stores[s] and all(v > 0 for v in stores[s].values()) for s in stores), stores
+    assert number(c, "store_commands_per_purchase_total") > 0
+    records = figure(c, "kafka_records_per_purchase")
+    assert records.get("kartra.events.v1", 0) >= 1 and number(c, "kafka_records_per_purchase_total") > 0
+    assert records.get("xero.commands.v1", 0) >= 3  # contact, invoice, payment
+    assert number(c, "xero_calls_per_purchase") >= 3
+    assert number(c, "xero_calls_by_resource.PUT Payments") == 1
+    for hop, spread in figure(c, "hops_ms").items():
+        assert spread["n"] == c["accepted"], f"{hop}: {spread['n']} of {c['accepted']} purchases"
+        number(spread, "p50")
+        number(spread, "p99")
+    number(c, "own_overhead_ms.p50")
+    assert number(c, "sandbox_ms_per_purchase.p50") > 0
+
     r = figure(data, "e2e.real_limits")
     assert 0 < number(r, "utilization") <= 1.0 and number(r, "calls_per_minute") > 0
     assert r["rate_limited_429"] == 0, "the gateway's scheduler drew 429s under Xero's real limits"
@@ -82,6 +104,7 @@ def test_make_bench_smoke_writes_every_figure(kafka_bootstrap: str, mongodb_url:
 
     measures = [row["measure"] for row in data["table"]]
     assert any("100 purchases/s" in m for m in measures) and any("real limits" in m for m in measures)
+    assert any("CPU-ms per purchase" in m for m in measures) and any(m.startswith("hop:") for m in measures)
     text = doc.read_text()
     assert "old table" not in text and "prose stays" in text
     assert "| area | measure | figure |" in text and "Machine:" in text

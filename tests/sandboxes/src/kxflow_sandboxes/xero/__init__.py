@@ -30,7 +30,8 @@ Control API (not part of Xero):
 * ``GET /_sandbox/stats`` — requests, api_calls, rate_limited (429s), openapi_rejections (+ reasons),
   idempotent_replays, refresh_calls, token_calls, webhook deliveries/failures, per-tenant counts.
 * ``GET /_sandbox/calls/{tenantId}`` — virtual times of accepted calls (budget utilisation).
-* ``GET /_sandbox/requests`` — recent requests (method, path, Idempotency-Key, tenant, Accept).
+* ``GET /_sandbox/requests`` — recent requests (method, path, query, Idempotency-Key, tenant, Accept;
+  ``at`` wall time received, ``ms`` time spent answering).
 * ``POST /_sandbox/clock`` ``{"speed": 60}`` and/or ``{"advance": 1800}`` (virtual seconds).
 * ``GET|POST /_sandbox/orgs`` — list or add organisations; ``POST /_sandbox/orgs/{id}/limits``
   ``{"per_day": 1000}``; ``POST /_sandbox/orgs/{id}/payruns`` — a posted pay run with payslips.
