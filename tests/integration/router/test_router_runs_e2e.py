@@ -299,3 +299,31 @@ async def test_an_event_no_zap_listens_to_is_skipped_but_counted_as_unmatched(ro
     before = unmatched()
     await send(router, "evt-nobody-listens", amount=10)
     await wait_for(lambda: unmatched() == before + 1, timeout=30, message="the skipped event counted")
+
+
+async def test_bulk_replay_is_bounded_and_a_second_call_continues(router):
+    """``POST /v1/zaps/{id}/replay`` replays at most ``limit`` runs (never a page more) and says
+    whether runs are left; calling again replays the rest (issue 11, item 6)."""
+
+    def rejected(cmd: ActionCommand) -> ActionResult:
+        error = ActionError(code="validation", message="Contact is archived", http_status=400)
+        return ActionResult(
+            command_id=cmd.command_id, run_id=cmd.run_id, step_id=cmd.step_id, status="failed", error=error
+        )
+
+    router.gateway.responders["xero.contact.find_or_create"] = rejected
+    zap = await create_zap(router, {**THREE_STEPS, "steps": THREE_STEPS["steps"][:1]})
+    for i in range(3):
+        await send(router, f"evt-bulk-{i}")
+    for i in range(3):
+        await run_of(router, zap["id"], f"evt-bulk-{i}", "failed")
+    router.gateway.responders["xero.contact.find_or_create"] = ok({"ContactID": "C-9"})
+
+    url = f"/v1/zaps/{zap['id']}/replay"
+    first = (await router.http.post(url, json={"limit": 2}, headers=ACME)).json()
+    assert (len(first["replayed"]), first["refused"], first["more"]) == (2, [], True)
+    second = (await router.http.post(url, json={"limit": 2}, headers=ACME)).json()
+    assert (len(second["replayed"]), second["more"]) == (1, False)
+    assert not set(first["replayed"]) & set(second["replayed"])
+    for i in range(3):
+        await run_of(router, zap["id"], f"evt-bulk-{i}", "succeeded")

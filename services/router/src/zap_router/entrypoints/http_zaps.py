@@ -30,6 +30,9 @@ class DryRunRequest(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+REPLAY_PAGE = 100  # runs read per store query by a bulk replay
+
+
 class BulkReplayRequest(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
@@ -107,20 +110,30 @@ async def delete_zap(zap_id: str, tenant: Tenant, svc: Svc) -> Response:
 
 @router.post("/{zap_id}/replay")
 async def bulk_replay(zap_id: str, body: BulkReplayRequest, tenant: Tenant, svc: Svc) -> dict[str, Any]:
-    """Replay every failed (or halted) run of a zap in a time range, from its failed step."""
+    """Replay the failed (or halted) runs of a zap in a time range, from their failed step: at
+    most ``limit`` per call, read in pages. ``more`` says runs are left; a replayed run is no
+    longer failed, so calling again continues where this call stopped."""
     zap = await svc.zaps.current(tenant, zap_id)
     replayed, refused = [], []
     cursor = None
-    while len(replayed) + len(refused) < body.limit:
+    more = False
+    while (room := body.limit - len(replayed) - len(refused)) > 0:
         page, cursor = await svc.runs.list(
-            tenant, zap_id=zap_id, status=body.status, since=body.since, until=body.until, cursor=cursor
+            tenant,
+            zap_id=zap_id,
+            status=body.status,
+            since=body.since,
+            until=body.until,
+            cursor=cursor,
+            limit=min(room, REPLAY_PAGE),
         )
-        for run in page:
+        for run in page[:room]:
             try:
                 await svc.engine.replay(run["_id"], tenant, zap)
                 replayed.append(run["_id"])
             except ValueError as exc:
                 refused.append({"run_id": run["_id"], "reason": str(exc)})
-        if cursor is None:
+        more = cursor is not None
+        if not more:
             break
-    return {"replayed": replayed, "refused": refused}
+    return {"replayed": replayed, "refused": refused, "more": more}
