@@ -20,6 +20,7 @@ from kxflow_contracts.compat import breaking_changes
 from kxflow_contracts.results import RESULT_TYPE, ActionResult
 from kxflow_contracts.runs import RUN_EVENT_TYPES, RunEvent
 from kxflow_contracts.topics import Topics
+from kxflow_contracts.zaps import ZAP_TYPE, ZapRecord
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = CONTRACTS_DIR / "schemas"
@@ -36,6 +37,7 @@ def generate_schemas(catalog: Catalog = CATALOG) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {
         f"messages/{COMMAND_TYPE}.json": _schema(ActionCommand, "validation"),
         f"messages/{RESULT_TYPE}.json": _schema(ActionResult),
+        f"messages/{ZAP_TYPE}.json": _schema(ZapRecord),
     }
     for ce_type in sorted(set(RUN_EVENT_TYPES.values())):
         out[f"messages/{ce_type}.json"] = _schema(RunEvent)
@@ -94,6 +96,9 @@ def generate_asyncapi(catalog: Catalog = CATALOG, topics: Topics | None = None) 
 
     command = {"command": _message(COMMAND_TYPE, f"messages/{COMMAND_TYPE}.json", "Action command")}
     result = {"result": _message(RESULT_TYPE, f"messages/{RESULT_TYPE}.json", "Action result")}
+    zaps = {
+        "zap": _message(ZAP_TYPE, f"messages/{ZAP_TYPE}.json", "Zap changelog record (tombstone on delete)")
+    }
     runs = {
         ce.replace(".", "_"): _message(ce, f"messages/{ce}.json", f"Run {tr.value}")
         for tr, ce in RUN_EVENT_TYPES.items()
@@ -105,13 +110,14 @@ def generate_asyncapi(catalog: Catalog = CATALOG, topics: Topics | None = None) 
         "xeroCommands": (t.xero_commands, command),
         "actionResults": (t.action_results, result),
         "runs": (t.runs, runs),
+        "zaps": (t.zaps, zaps),
     }
     roles = {
         "kartra-gateway": {"send": ["kartraEvents", "actionResults"], "receive": ["kartraCommands"]},
-        "xero-gateway": {"send": ["xeroEvents", "actionResults"], "receive": ["xeroCommands"]},
+        "xero-gateway": {"send": ["xeroEvents", "actionResults"], "receive": ["xeroCommands", "zaps"]},
         "router": {
-            "send": ["kartraCommands", "xeroCommands", "runs"],
-            "receive": ["kartraEvents", "xeroEvents", "actionResults"],
+            "send": ["kartraCommands", "xeroCommands", "runs", "zaps"],
+            "receive": ["kartraEvents", "xeroEvents", "actionResults", "zaps"],
         },
     }
     docs: dict[str, dict[str, Any]] = {}

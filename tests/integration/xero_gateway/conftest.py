@@ -10,15 +10,19 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 import pytest
 from asgi_server import serve
 from cryptography.fernet import Fernet
+from integration.router.router_harness import ACME, router_settings
 from integration.xero_gateway.xero_gw_helpers import TENANT, TOKEN
 
 from kxflow_sandboxes.xero import SandboxConfig
 from kxflow_sandboxes.xero import create_app as create_sandbox
 from xero_gateway.main import create_app
 from xero_gateway.settings import XeroGatewaySettings
+from zap_router.adapters.connections import StaticConnectionDirectory
+from zap_router.main import create_app as create_router
 
 SANDBOXES: list[Any] = []
 
@@ -95,5 +99,22 @@ async def start_gateway(
             app = create_app(settings, **(app_overrides or {}))
             url = await stack.enter_async_context(serve(app, port=port))
             return app, url
+
+        yield start
+
+
+@pytest.fixture
+async def router_for(
+    kafka_bootstrap: str, mongodb_url: str, topic_prefix: str, mongo_db_name: str
+) -> AsyncIterator[Callable[[str], Any]]:
+    """``start(connection_id)`` → an HTTP client (as acme) of a router with the real catalog on the
+    gateway's topics, so trigger events go sandbox → gateway → router."""
+    async with AsyncExitStack() as stack:
+
+        async def start(connection_id: str) -> httpx.AsyncClient:
+            settings = router_settings(kafka_bootstrap, mongodb_url, topic_prefix, f"{mongo_db_name}_router")
+            directory = StaticConnectionDirectory({"acme": {"xero": {connection_id}}})
+            url = await stack.enter_async_context(serve(create_router(settings, directory=directory)))
+            return await stack.enter_async_context(httpx.AsyncClient(base_url=url, headers=ACME, timeout=30))
 
         yield start

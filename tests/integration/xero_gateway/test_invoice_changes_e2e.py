@@ -7,64 +7,21 @@ zap asking for a Reference change does fire on, so the edit provably reached the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from asgi_server import serve
-from integration.router.router_harness import ACME, router_settings
-from integration.xero_gateway.xero_gw_helpers import connect_all, wired
+from integration.xero_gateway.xero_gw_helpers import connect_all, wired, xero_zap
 from waiting import wait_for
-
-from zap_router.adapters.connections import StaticConnectionDirectory
-from zap_router.main import create_app as create_router
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
 UPDATED = "xero.sales_invoice.updated"
 
 
-@pytest.fixture
-async def router_for(
-    kafka_bootstrap: str, mongodb_url: str, topic_prefix: str, mongo_db_name: str
-) -> AsyncIterator[Any]:
-    """``start(connection_id)`` → an HTTP client of a router (real catalog) on the gateway's topics."""
-    clients: list[httpx.AsyncClient] = []
-    stack: list[Any] = []
-
-    async def start(connection_id: str) -> httpx.AsyncClient:
-        settings = router_settings(kafka_bootstrap, mongodb_url, topic_prefix, f"{mongo_db_name}_router")
-        app = create_router(
-            settings, directory=StaticConnectionDirectory({"acme": {"xero": {connection_id}}})
-        )
-        server = serve(app)
-        url = await server.__aenter__()
-        stack.append(server)
-        client = httpx.AsyncClient(base_url=url, headers=ACME, timeout=30)
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        await client.aclose()
-    for server in reversed(stack):
-        await server.__aexit__(None, None, None)
-
-
 def zap(name: str, connection: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "trigger": {"app": "xero", "event": UPDATED, "connection": connection, "params": params},
-        "steps": [
-            {
-                "id": "contact",
-                "action": "xero.contact.find",
-                "connection": connection,
-                "input": {"ContactID": "{{ trigger.invoice.Contact.ContactID }}"},
-            }
-        ],
-    }
+    return xero_zap(
+        name, connection, UPDATED, params, {"ContactID": "{{ trigger.invoice.Contact.ContactID }}"}
+    )
 
 
 async def test_a_zap_asking_for_a_status_change_fires_on_it_and_not_on_other_edits(

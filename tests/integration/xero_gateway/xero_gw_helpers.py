@@ -131,3 +131,16 @@ async def wired(bootstrap: str, prefix: str) -> AsyncIterator[Wire]:
             yield Wire(broker, topics, events, results)
     finally:
         await broker.stop()
+
+
+def xero_zap(
+    name: str, connection: str, event: str, params: dict[str, Any], contact_input: dict[str, Any]
+) -> dict[str, Any]:
+    """A zap on a Xero trigger whose one step looks a contact up (``contact_input``)."""
+    return {
+        "name": name,
+        "trigger": {"app": "xero", "event": event, "connection": connection, "params": params},
+        "steps": [
+            {"id": "contact", "action": "xero.contact.find", "connection": connection, "input": contact_input}
+        ],
+    }

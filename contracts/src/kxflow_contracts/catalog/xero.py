@@ -63,7 +63,9 @@ class CreditNoteParams(OpenModel):
 
 class ReportParams(OpenModel):
     report_type: str = Field(
-        default="ProfitAndLoss", description="The report, e.g. ProfitAndLoss, BalanceSheet"
+        default="ProfitAndLoss",
+        description="The report: ProfitAndLoss, BalanceSheet, TrialBalance, BankSummary, BudgetSummary, "
+        "ExecutiveSummary or TenNinetyNine (US); the gateway polls the type a zap chooses",
     )
 
 

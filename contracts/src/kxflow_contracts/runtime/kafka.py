@@ -198,3 +198,27 @@ def record_dead_letterer(
             on_dead_letter(record.topic, exc)
 
     return dead_letter
+
+
+async def _undecoded(_msg: Any) -> Any:
+    """A decoder that leaves record values alone (a changelog handler reads them, a tombstone has none)."""
+    return None
+
+
+def subscribe_changelog(
+    broker: KafkaBroker, topic: str, title: str, apply: Callable[[str, bytes | None], None]
+) -> None:
+    """Read a compacted changelog whole on every replica (no group, from the start, never committed):
+    ``apply(key, value)`` for each record in order, ``value`` ``None`` for a tombstone."""
+
+    @broker.subscriber(
+        topic,
+        group_id=None,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_undecoded,
+        title=title,
+    )
+    async def on_record(msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        apply((record.key or b"").decode(errors="replace"), record.value or None)

@@ -46,6 +46,7 @@ from xero_gateway.adapters.write_attempts import WriteAttempts
 from xero_gateway.adapters.xero_api import XeroApi
 from xero_gateway.domain.budget import AppBudget, OrgBudget
 from xero_gateway.domain.clock import Clock
+from xero_gateway.domain.report_demand import ReportDemand
 from xero_gateway.entrypoints import consumers
 from xero_gateway.entrypoints.http_routes import build_router
 from xero_gateway.service_layer.backfills import Backfills
@@ -147,7 +148,8 @@ def create_app(
     )
     snapshots = InvoiceSnapshots(db["invoice_snapshots"])
     hydrator = Hydrator(api, repos, seen, publisher, snapshots)
-    poller = Poller(api, repos, seen, hydrator, settings, clock)
+    report_demand = ReportDemand()
+    poller = Poller(api, repos, seen, hydrator, settings, clock, report_demand)
     backfills = Backfills(repos, BackfillJobs(db), poller)
     connect = ConnectService(
         repos,
@@ -160,6 +162,7 @@ def create_app(
         custom_connection_tenant=settings.custom_connection_tenant if settings.custom_connection else None,
     )
     consumers.register_webhooks(broker, settings.topics, hydrator, settings.consumer_group)
+    consumers.register_zap_changelog(broker, settings.topics, report_demand)
     commands = command_consumer(
         settings.kafka,
         settings.topics.xero_commands,
@@ -251,6 +254,7 @@ def create_app(
     app.state.api = api
     app.state.publisher = publisher
     app.state.poller = poller
+    app.state.report_demand = report_demand
     app.state.commands = commands
     app.state.backfills = backfills
     app.state.executor = runner

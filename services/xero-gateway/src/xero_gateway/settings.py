@@ -7,18 +7,15 @@ from pydantic_settings import SettingsConfigDict
 
 from kxflow_contracts.runtime.settings import ServiceSettings
 from kxflow_contracts.runtime.url_fetch import DEFAULT_CONTENT_TYPES, FetchPolicy
-from xero_gateway.domain.polls import REPORT_SCOPES, report_type_problem
+from xero_gateway.domain.polls import POLLABLE_REPORT_SCOPES, report_type_problem
 
 _GRANULAR_BEFORE_REPORTS = (
     "openid profile email offline_access accounting.invoices accounting.payments accounting.banktransactions "
     "accounting.contacts accounting.settings accounting.attachments"
 )
 _GRANULAR_AFTER_REPORTS = "payroll.employees payroll.payruns payroll.payslip projects"
-GRANULAR_SCOPES = (
-    f"{_GRANULAR_BEFORE_REPORTS} accounting.reports.profitandloss.read "
-    f"accounting.reports.balancesheet.read {_GRANULAR_AFTER_REPORTS}"
-)
-"""The granular scopes with the default report types (``scopes`` adds those of the configured ones)."""
+GRANULAR_SCOPES = f"{_GRANULAR_BEFORE_REPORTS} {' '.join(POLLABLE_REPORT_SCOPES)} {_GRANULAR_AFTER_REPORTS}"
+"""The granular scopes, with the read scope of every report type a New Report zap may choose."""
 LEGACY_SCOPES = (
     "openid profile email offline_access accounting.transactions accounting.contacts accounting.settings "
     "accounting.attachments accounting.reports.read payroll.employees payroll.payruns payroll.payslip "
@@ -112,9 +109,9 @@ class XeroGatewaySettings(ServiceSettings):
     poll_report_types: list[str] = Field(
         default_factory=lambda: ["ProfitAndLoss", "BalanceSheet"],
         description=(
-            "Reports the New Report trigger watches (each costs one call per poll; each adds its "
-            "granular report scope): ProfitAndLoss, BalanceSheet, TrialBalance, BankSummary, "
-            "BudgetSummary, ExecutiveSummary, TenNinetyNine (US organisations)"
+            "Reports polled for every connection even when no zap chooses them (each costs one call "
+            "per poll); the types New Report zaps choose are polled too: ProfitAndLoss, BalanceSheet, "
+            "TrialBalance, BankSummary, BudgetSummary, ExecutiveSummary, TenNinetyNine (US organisations)"
         ),
     )
 
@@ -155,9 +152,4 @@ class XeroGatewaySettings(ServiceSettings):
 
     @property
     def scopes(self) -> str:
-        if self.legacy_scopes:
-            return LEGACY_SCOPES
-        reports = dict.fromkeys(
-            REPORT_SCOPES[t] for t in ["ProfitAndLoss", "BalanceSheet", *self.poll_report_types]
-        )
-        return f"{_GRANULAR_BEFORE_REPORTS} {' '.join(reports)} {_GRANULAR_AFTER_REPORTS}"
+        return LEGACY_SCOPES if self.legacy_scopes else GRANULAR_SCOPES

@@ -16,9 +16,9 @@ from kxflow_contracts.runs import RUN_EVENT_TYPES, RunEvent
 from kxflow_contracts.runtime.kafka import publish_event
 from kxflow_contracts.runtime.telemetry import context_from
 from kxflow_contracts.topics import Topics
+from kxflow_contracts.zaps import ZAP_TYPE
 
 SOURCE = "/router"
-ZAP_TYPE = "kxflow.zap.v1"
 
 
 def span_traceparent(

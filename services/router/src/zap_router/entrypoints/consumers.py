@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
 from kxflow_contracts.results import RESULT_TYPE, ActionResult
-from kxflow_contracts.runtime.kafka import PoisonMessage, dead_letter_record
+from kxflow_contracts.runtime.kafka import PoisonMessage, dead_letter_record, subscribe_changelog
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.engine.runner import RunEngine
 from zap_router.engine.zaps import ZapService
@@ -111,23 +111,15 @@ def register_consumers(
         for position, reason in poison.items():
             await dead_letter(sources[position], PoisonMessage(reason))
 
-    @broker.subscriber(
-        topics.zaps,
-        group_id=None,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        decoder=_raw,
-        title="router-zap-changelog",
-    )
-    async def on_zap_change(msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        key = (record.key or b"").decode(errors="replace")
+    def on_zap_change(key: str, value: bytes | None) -> None:
         _, _, zap_id = key.partition(":")
-        if not record.value:
+        if value is None:
             zaps.apply(None, zap_id)
             return
         try:
-            zaps.apply(json.loads(record.value))
+            zaps.apply(json.loads(value))
         except (ValueError, KeyError, TypeError):
-            log.warning("unreadable zap changelog record %s at offset %s", key, record.offset)
+            log.warning("unreadable zap changelog record %s", key)
         metrics.zaps_loaded.set(len(zaps.index))
+
+    subscribe_changelog(broker, topics.zaps, "router-zap-changelog", on_zap_change)

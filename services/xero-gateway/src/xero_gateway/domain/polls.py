@@ -245,6 +245,13 @@ CONTACT_REPORTS = frozenset({"AgedReceivablesByContact", "AgedPayablesByContact"
 parameter, so the gateway cannot poll them."""
 
 
+POLLABLE_REPORT_SCOPES: tuple[str, ...] = tuple(
+    dict.fromkeys(scope for t, scope in REPORT_SCOPES.items() if t not in CONTACT_REPORTS)
+)
+"""The read scopes of every report type a zap may choose (all in the consent: a zap chooses its type
+after the organisation was connected)."""
+
+
 def report_type_problem(report_type: str) -> str | None:
     """Why ``report_type`` cannot be polled, or ``None``."""
     if report_type not in REPORT_SCOPES:

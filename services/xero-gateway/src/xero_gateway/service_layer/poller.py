@@ -21,6 +21,7 @@ from xero_gateway.domain import msdate
 from xero_gateway.domain import polls as p
 from xero_gateway.domain.budget import poll_interval
 from xero_gateway.domain.clock import Clock
+from xero_gateway.domain.report_demand import ReportDemand
 from xero_gateway.domain.webhooks import change_key
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Poller:
         hydrator: Hydrator,
         settings: XeroGatewaySettings,
         clock: Clock,
+        demand: ReportDemand | None = None,
     ) -> None:
         self.api = api
         self.repos = repos
@@ -53,6 +55,7 @@ class Poller:
         self.hydrator = hydrator
         self.settings = settings
         self.clock = clock
+        self.demand = demand if demand is not None else ReportDemand()
         self.owner = f"{os.getpid()}-{id(self)}"
         self.polls_done = 0
 
@@ -63,6 +66,19 @@ class Poller:
             if (s.origin is not p.Origin.reconcile or self.settings.reconcile_enabled)
             and s.name not in self.settings.poll_disabled
         ]
+
+    def report_types(self, conn: Connection) -> list[str]:
+        """The configured report types, then those the connection's New Report zaps choose."""
+        chosen = self.demand.types_for(conn.tenant, conn.connection_id)
+        return list(dict.fromkeys([*self.settings.poll_report_types, *chosen]))
+
+    def leases(self, conn: Connection, spec: p.PollSpec) -> list[tuple[str, str | None]]:
+        """(lease key, report type) of each poll of ``spec``: one per report type for reports, so a
+        type a zap has just chosen (no cursor yet) is due at once and each keeps its own schedule."""
+        key = f"{conn.tenant}/{conn.connection_id}/{spec.name}"
+        if spec.kind != "report":
+            return [(key, None)]
+        return [(f"{key}/{t}", t) for t in self.report_types(conn)]
 
     def interval(self, conn: Connection, spec: p.PollSpec) -> timedelta:
         seconds = poll_interval(
@@ -90,28 +106,36 @@ class Poller:
             if conn.status != "active":
                 continue
             for spec in self.specs():
-                key = f"{conn.tenant}/{conn.connection_id}/{spec.name}"
-                now = datetime.now(UTC)
-                if not await self.repos.take_poll_lease(key, self.owner, now, now, 300):
-                    continue
-                cursor = await self.repos.cursor(key)
-                watermark = cursor.get("watermark")
-                try:
-                    watermark = await self.poll(conn, spec, watermark)
-                except PollFailed as exc:
-                    log.warning("poll %s failed: %s", key, exc)
-                finally:
-                    await self.repos.finish_poll(
-                        key,
-                        self.owner,
-                        datetime.now(UTC) + self.interval(conn, spec),
-                        **({"watermark": watermark} if watermark else {}),
-                    )
-                done += 1
+                for key, report_type in self.leases(conn, spec):
+                    done += await self._poll_leased(conn, spec, key, report_type)
         self.polls_done += done
         return done
 
-    async def poll(self, conn: Connection, spec: p.PollSpec, watermark: str | None) -> str | None:
+    async def _poll_leased(
+        self, conn: Connection, spec: p.PollSpec, key: str, report_type: str | None
+    ) -> int:
+        """Poll under the lease ``key`` if it is due and no other replica holds it (1 if polled)."""
+        now = datetime.now(UTC)
+        if not await self.repos.take_poll_lease(key, self.owner, now, now, 300):
+            return 0
+        cursor = await self.repos.cursor(key)
+        watermark = cursor.get("watermark")
+        try:
+            watermark = await self.poll(conn, spec, watermark, report_type)
+        except PollFailed as exc:
+            log.warning("poll %s failed: %s", key, exc)
+        finally:
+            await self.repos.finish_poll(
+                key,
+                self.owner,
+                datetime.now(UTC) + self.interval(conn, spec),
+                **({"watermark": watermark} if watermark else {}),
+            )
+        return 1
+
+    async def poll(
+        self, conn: Connection, spec: p.PollSpec, watermark: str | None, report_type: str | None = None
+    ) -> str | None:
         if spec.kind == "list":
             return await self.poll_list(conn, spec, watermark)
         if spec.kind == "overdue":
@@ -121,7 +145,8 @@ class Poller:
         elif spec.kind == "projects":
             await self._projects(conn, spec)
         elif spec.kind == "report":
-            await self._reports(conn, spec)
+            for one in [report_type] if report_type else self.report_types(conn):
+                await self._report(conn, spec, one)
         return watermark
 
     async def _get(
@@ -226,18 +251,17 @@ class Poller:
                 break
             page += 1
 
-    async def _reports(self, conn: Connection, spec: p.PollSpec) -> None:
-        for report_type in self.settings.poll_report_types:
-            body = await self._get(conn, spec, f"{spec.path}/{report_type}", {}, None)
-            for report in body.get("Reports") or []:
-                await self.emit(
-                    conn,
-                    spec,
-                    report,
-                    rid=report_type,
-                    change=p.report_fingerprint(report),
-                    extra={"report_type": report_type},
-                )
+    async def _report(self, conn: Connection, spec: p.PollSpec, report_type: str) -> None:
+        body = await self._get(conn, spec, f"{spec.path}/{report_type}", {}, None)
+        for report in body.get("Reports") or []:
+            await self.emit(
+                conn,
+                spec,
+                report,
+                rid=report_type,
+                change=p.report_fingerprint(report),
+                extra={"report_type": report_type},
+            )
 
     async def emit(
         self,
