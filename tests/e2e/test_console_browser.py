@@ -2,10 +2,10 @@
 ``executable_path``: no browser is downloaded) against the whole system on real Kafka and FerretDB.
 
 After ``make demo``'s flow: sign in, find the demo purchase's run by the buyer's e-mail, open it;
-replay a failed run; another tenant signed in through the same console neither sees nor acts on it.
-The same module proves that every metric of the chart's alerts and dashboard is exported.
-Screenshots go to ``test-artifacts/console/`` (gitignored). Cancelling a waiting run and publishing a
-draft are not tested: the router on this version has neither (docs/console.md).
+replay a failed run; cancel a run that waits for its retry; edit a zap as a draft and publish it;
+another tenant signed in through the same console neither sees nor acts on it. The same module
+proves that every metric of the chart's alerts and dashboard is exported. Screenshots go to
+``test-artifacts/console/`` (gitignored).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
+DEMO_APP_ID = "kxflow-demo"  # the Kartra sandbox App deploy/local/demo.py creates
 INTRUDER = f"tok-intruder-{secrets.token_urlsafe(8)}"
 
 
@@ -96,6 +97,35 @@ async def failing_zap(system: System) -> dict[str, Any]:
         return created.json()
 
 
+async def waiting_run(system: System) -> str:
+    """A demo purchase whose Xero payment is answered 503 every time: the gateway's retries give up,
+    the router schedules the step again (the ladder's first rung is a minute away) and the run waits."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        fault = {"status": 503, "count": 1000, "path_contains": "/Payments"}
+        assert (await http.post(f"{system.url('xero-sandbox')}/_sandbox/fail", json=fault)).status_code == 200
+        sale = {
+            "app_id": DEMO_APP_ID,
+            "email": f"wait+{secrets.token_hex(4)}@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "product_id": "223",
+            "price_point": "2",
+        }
+        sold = await http.post(f"{system.url('kartra-sandbox')}/_sandbox/simulate/purchase", json=sale)
+        assert sold.status_code == 200, sold.text
+        runs = httpx.AsyncClient(base_url=system.url("router"), headers=system.auth, timeout=30)
+        async with runs:
+
+            async def waiting() -> str | None:
+                for listed in (await runs.get("/v1/runs", params={"status": "waiting"})).json()["items"]:
+                    run = (await runs.get(f"/v1/runs/{listed['id']}")).json()  # the list omits the trigger
+                    if sale["email"] in str(run.get("trigger")):
+                        return run["id"]
+                return None
+
+            return await wait_for(waiting, timeout=60, interval=0.5, message="a run waiting for its retry")
+
+
 async def test_console_in_chromium(system: System, demo, browser) -> None:
     code, first, log = await demo(system)
     assert code == 0, log
@@ -136,6 +166,35 @@ async def test_console_in_chromium(system: System, demo, browser) -> None:
         run = (await http.get(f"/v1/runs/{failed_id}")).json()
     assert run["replays"] == 1 and run["steps"]["paid"]["attempt"] == 2
     await page.screenshot(path=ARTIFACTS / "replayed.png", full_page=True)
+
+    # A run left waiting (Xero answers 503 to its payment until the test ends): cancel it.
+    waiting_id = await waiting_run(system)
+    await page.goto(f"{system.url('router')}/console/runs/{waiting_id}")
+    await page.get_by_test_id("cancel").click()
+    await page.wait_for_url(f"**/console/runs/{waiting_id}?message=*")
+    assert await page.get_by_role("status").inner_text() == "Cancelled."
+    assert await page.get_by_test_id("run-status").inner_text() == "cancelled"
+    assert await page.get_by_test_id("cancel").count() == 0  # nothing left to cancel
+    await page.screenshot(path=ARTIFACTS / "cancelled.png", full_page=True)
+    async with httpx.AsyncClient(base_url=system.url("router"), headers=system.auth) as http:
+        run = (await http.get(f"/v1/runs/{waiting_id}")).json()
+    assert run["status"] == "cancelled" and run["error"]["code"] == "cancelled"
+
+    # Edit the failing zap as a draft, see what it changes, publish it.
+    await page.goto(f"{system.url('router')}/console/zaps/{zap['id']}")
+    source = page.get_by_label("Zap (YAML", exact=False)
+    await source.fill((await source.input_value()).replace("name: always fails", "name: always fails, v2"))
+    await page.get_by_test_id("save-draft").click()
+    await page.wait_for_url("**saved=draft")
+    assert "+name: always fails, v2" in await page.get_by_test_id("draft-diff").inner_text()
+    await page.screenshot(path=ARTIFACTS / "draft.png", full_page=True)
+    async with httpx.AsyncClient(base_url=system.url("router"), headers=system.auth) as http:
+        assert (await http.get(f"/v1/zaps/{zap['id']}")).json()["version"] == 1  # not live yet
+        await page.get_by_test_id("publish").click()
+        await page.wait_for_url("**saved=published")
+        assert "Draft published as version 2" in await page.get_by_role("status").inner_text()
+        live = (await http.get(f"/v1/zaps/{zap['id']}")).json()
+    assert live["version"] == 2 and live["name"] == "always fails, v2"
 
     # Phone-sized: the runs list still reads and the navigation is reachable.
     phone = await signed_in(browser, system, system.token, viewport={"width": 390, "height": 844})

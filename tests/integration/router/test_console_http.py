@@ -186,9 +186,9 @@ async def test_zap_pages_versions_diff_and_inline_validation(router) -> None:
     assert answer.status_code == 422 and "xero-nowhere" in answer.text and "was not saved" in answer.text
     good = text.replace("Kartra purchase", "Kartra sale")
     saved = await router.http.post(
-        f"/console/zaps/{zap['id']}/edit", data={"csrf": csrf, "source": good}, headers=acme
+        f"/console/zaps/{zap['id']}/edit", data={"csrf": csrf, "source": good, "to": "live"}, headers=acme
     )
-    assert saved.status_code == 303
+    assert saved.status_code == 303 and saved.headers["location"].endswith("saved=live")
     diff = await router.http.get(f"/console/zaps/{zap['id']}", params={"a": 1, "b": 2}, headers=acme)
     assert "-name: Kartra purchase" in html.unescape(diff.text) and "+name: Kartra sale" in html.unescape(
         diff.text
@@ -197,6 +197,56 @@ async def test_zap_pages_versions_diff_and_inline_validation(router) -> None:
         "/console/catalog", params={"key": "kartra.product.purchased"}, headers=acme
     )
     assert catalog.status_code == 200 and "Sample data" in catalog.text
+
+
+async def test_a_draft_is_checked_diffed_published_or_discarded(router) -> None:
+    """Editing saves a draft by default: checked like a publish (the API's 422 list inline), shown
+    as a diff against the published version, live only once published; another tenant can neither
+    publish nor discard it."""
+    zap = (await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)).json()
+    acme = await sign_in(router, ACME_TOKEN)
+    page = await router.http.get(f"/console/zaps/{zap['id']}", headers=acme)
+    csrf = csrf_of(page.text)
+    text = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1))
+    edit = f"/console/zaps/{zap['id']}/edit"
+    bad = await router.http.post(
+        edit, data={"csrf": csrf, "source": text.replace("xero-acme-au", "xero-nowhere")}, headers=acme
+    )
+    assert bad.status_code == 422 and "xero-nowhere" in bad.text and "was not saved" in bad.text
+    assert (await router.http.get(f"/v1/zaps/{zap['id']}/draft", headers=ACME)).status_code == 404
+    draft_text = text.replace("Kartra purchase", "Kartra sale")
+    saved = await router.http.post(edit, data={"csrf": csrf, "source": draft_text}, headers=acme)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("saved=draft")
+    page = await router.http.get(f"/console/zaps/{zap['id']}", headers=acme)
+    shown = html.unescape(page.text)
+    assert "-name: Kartra purchase" in shown and "+name: Kartra sale" in shown  # the draft's diff
+    assert (await router.http.get(f"/v1/zaps/{zap['id']}", headers=ACME)).json()["version"] == 1  # not live
+
+    globex = await sign_in(router, GLOBEX_TOKEN)
+    globex_csrf = csrf_of((await router.http.get("/console/runs", headers=globex)).text)
+    for action in ("publish", "discard"):
+        refused = await router.http.post(
+            f"/console/zaps/{zap['id']}/draft/{action}", data={"csrf": globex_csrf}, headers=globex
+        )
+        assert refused.status_code == 404, action
+    no_csrf = await router.http.post(f"/console/zaps/{zap['id']}/draft/publish", headers=acme)
+    assert no_csrf.status_code == 403
+
+    published = await router.http.post(
+        f"/console/zaps/{zap['id']}/draft/publish", data={"csrf": csrf}, headers=acme
+    )
+    assert published.status_code == 303 and published.headers["location"].endswith("saved=published")
+    live = (await router.http.get(f"/v1/zaps/{zap['id']}", headers=ACME)).json()
+    assert live["version"] == 2 and live["name"].startswith("Kartra sale")
+    assert (await router.http.get(f"/v1/zaps/{zap['id']}/draft", headers=ACME)).status_code == 404
+
+    again = await router.http.post(edit, data={"csrf": csrf, "source": draft_text}, headers=acme)
+    assert again.status_code == 303
+    discarded = await router.http.post(
+        f"/console/zaps/{zap['id']}/draft/discard", data={"csrf": csrf}, headers=acme
+    )
+    assert discarded.status_code == 303
+    assert (await router.http.get(f"/v1/zaps/{zap['id']}/draft", headers=ACME)).status_code == 404
 
 
 async def test_bulk_replay_of_a_filtered_list_reports_progress(router) -> None:

@@ -1,5 +1,6 @@
 """Console routes: sign-in, runs (list, search, live rows, one run, replay, bulk replay), zaps
-(list, on/off, versions, diff, edit with the API's validation errors), catalog, connections and
+(list, on/off, versions, diff, edit as a draft or live with the API's validation errors, the
+draft's diff, publish, discard), catalog, connections and
 dead letters. Every page is scoped to the signed-in tenant exactly as the API is: the same services
 are called with the session's tenant, so another tenant's run or zap is a 404 here too."""
 
@@ -30,6 +31,7 @@ from zap_router.adapters.run_store import CursorError
 from zap_router.domain.run_search import run_matches
 from zap_router.domain.run_tree import step_tree
 from zap_router.domain.zaps import ZapSpec
+from zap_router.engine.drafts import DraftNotFound
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunNotFound
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound
 from zap_router.entrypoints.console.dead_letters import DeadLetters
@@ -414,6 +416,12 @@ async def _zap_page(request: Request, session: Session, svc: Services, zap_id: s
     current = next(
         (v for v in versions if v["version"] == zap.get("version")), versions[-1] if versions else None
     )
+    try:
+        draft = await svc.drafts.diff(session.tenant, zap_id)
+        draft_spec = (await svc.drafts.get(session.tenant, zap_id))["spec"]
+    except DraftNotFound:
+        draft, draft_spec = None, None
+    source = _spec_text(draft_spec) if draft_spec else (_spec_text(current["spec"]) if current else "")
     ctx = {
         "zap": zap,
         "versions": versions,
@@ -421,7 +429,8 @@ async def _zap_page(request: Request, session: Session, svc: Services, zap_id: s
         "diff": diff,
         "a": a,
         "b": b,
-        "source": _spec_text(current["spec"]) if current else "",
+        "draft": draft,
+        "source": source,
     }
     status_code = extra.pop("status_code", 200)
     ctx.update(extra)
@@ -445,33 +454,69 @@ async def zap_enabled(request: Request, zap_id: str, session: Action, svc: Svc) 
     return RedirectResponse(str(form.get("back") or "/console/zaps").split("?")[0], status_code=303)
 
 
+def _parsed(source: str) -> tuple[ZapSpec | None, list[dict[str, Any]]]:
+    """The edited YAML as a zap spec, or the problems that stop it being one."""
+    if len(source.encode()) > MAX_EDIT_BYTES:
+        return None, [{"path": "", "message": f"the zap is larger than {MAX_EDIT_BYTES} bytes"}]
+    try:
+        return ZapSpec.model_validate(yaml.safe_load(source) or {}), []
+    except yaml.YAMLError as exc:
+        return None, [{"path": "", "message": f"not YAML: {exc}"}]
+    except ValidationError as exc:
+        return None, [
+            {"path": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors(include_url=False)
+        ]
+
+
+async def _saved(zap_id: str, save: Any) -> list[dict[str, Any]]:
+    """Run a save or publish; the API's own 422 problem list (or the conflict) if it was refused."""
+    try:
+        await save
+    except ZapInvalid as exc:
+        return [p.as_dict() for p in exc.problems]
+    except (ZapNotFound, DraftNotFound):
+        raise HTTPException(404, f"zap or draft not found: {zap_id}") from None
+    except ZapConflict as exc:
+        return [{"path": "", "message": str(exc)}]
+    return []
+
+
 @router.post("/zaps/{zap_id}/edit")
 async def zap_edit(request: Request, zap_id: str, session: Action, svc: Svc) -> Response:
-    """Save a new version; the API's own validation (its 422 problem list) is shown beside the text."""
+    """Save the text as a draft (``to=draft``, the default button) or as a new live version at once
+    (``to=live``); the API's own validation (its 422 problem list) is shown beside the text."""
     form = await request.form()
     source = str(form.get("source", ""))
-    problems: list[dict[str, Any]] = []
-    if len(source.encode()) > MAX_EDIT_BYTES:
-        problems = [{"path": "", "message": f"the zap is larger than {MAX_EDIT_BYTES} bytes"}]
-    else:
-        try:
-            spec = ZapSpec.model_validate(yaml.safe_load(source) or {})
-            await svc.zaps.update(session.tenant, session.token, zap_id, spec)
-            return RedirectResponse(f"/console/zaps/{zap_id}?saved=1", status_code=303)
-        except yaml.YAMLError as exc:
-            problems = [{"path": "", "message": f"not YAML: {exc}"}]
-        except ValidationError as exc:
-            problems = [
-                {"path": ".".join(map(str, e["loc"])), "message": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ]
-        except ZapInvalid as exc:
-            problems = [p.as_dict() for p in exc.problems]
-        except ZapNotFound:
-            raise HTTPException(404, f"zap not found: {zap_id}") from None
-        except ZapConflict as exc:
-            problems = [{"path": "", "message": str(exc)}]
+    spec, problems = _parsed(source)
+    live = form.get("to") == "live"
+    if spec is not None:
+        if live:
+            problems = await _saved(zap_id, svc.zaps.update(session.tenant, session.token, zap_id, spec))
+        else:
+            problems = await _saved(zap_id, svc.drafts.save(session.tenant, session.token, zap_id, spec))
+        if not problems:
+            return RedirectResponse(
+                f"/console/zaps/{zap_id}?saved={'live' if live else 'draft'}", status_code=303
+            )
     return await _zap_page(request, session, svc, zap_id, source=source, problems=problems, status_code=422)
+
+
+@router.post("/zaps/{zap_id}/draft/publish")
+async def draft_publish(request: Request, zap_id: str, session: Action, svc: Svc) -> Response:
+    """Publish the draft as the next version (refused when another version was published after
+    the draft began, unless ``force`` is ticked: the page shows the difference first)."""
+    form = await request.form()
+    force = form.get("force") == "true"
+    problems = await _saved(zap_id, svc.drafts.publish(session.tenant, session.token, zap_id, force=force))
+    if problems:
+        return await _zap_page(request, session, svc, zap_id, problems=problems, status_code=409)
+    return RedirectResponse(f"/console/zaps/{zap_id}?saved=published", status_code=303)
+
+
+@router.post("/zaps/{zap_id}/draft/discard")
+async def draft_discard(zap_id: str, session: Action, svc: Svc) -> Response:
+    await _saved(zap_id, svc.drafts.discard(session.tenant, zap_id))
+    return RedirectResponse(f"/console/zaps/{zap_id}?saved=discarded", status_code=303)
 
 
 # ------------------------------------------------------------------------------------ catalog
