@@ -24,6 +24,7 @@ from kxflow_contracts.runtime.limits import AdminLimits
 from kxflow_contracts.runtime.logging import REDACTOR
 from kxflow_contracts.runtime.mongo import mongo_client as make_mongo_client
 from kxflow_contracts.runtime.telemetry import instrument_app, make_tracer_provider
+from zap_router.adapters.catchup_store import CatchupStore
 from zap_router.adapters.connections import ConnectionDirectory, HttpConnectionDirectory
 from zap_router.adapters.event_reader import KafkaEventReader
 from zap_router.adapters.metrics import RouterMetrics
@@ -35,11 +36,12 @@ from zap_router.adapters.zap_store import ZapStore
 from zap_router.domain.clock import Clock, SystemClock
 from zap_router.domain.matching import MatchIndex
 from zap_router.engine.active import ZapVersions
+from zap_router.engine.catchup import Catchups
 from zap_router.engine.drafts import Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import RunEngine
 from zap_router.engine.zaps import ZapService
-from zap_router.entrypoints import http_catalog, http_drafts, http_runs, http_zaps
+from zap_router.entrypoints import http_catalog, http_catchups, http_drafts, http_runs, http_zaps
 from zap_router.entrypoints.console import mount_console
 from zap_router.entrypoints.consumers import register_consumers
 from zap_router.entrypoints.deps import Services, install_error_handlers
@@ -146,6 +148,18 @@ def create_app(
     if settings.consume:
         register_consumers(broker, settings, engine, zaps, metrics)
     notifier = make_notifier(settings, db, http_client, clock, run_store)
+    reader = reader or KafkaEventReader(settings.kafka)
+    catchup_store = CatchupStore(db)
+    catchups = Catchups(
+        store=catchup_store,
+        engine=engine,
+        zaps=zaps,
+        runs=run_store,
+        reader=reader,
+        catalog=catalog,
+        topics=settings.topics,
+        clock=clock,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -155,6 +169,7 @@ def create_app(
         await _with_retries(zap_store.ensure_indexes, "zap indexes")
         await _with_retries(run_store.ensure_indexes, "run indexes")
         await _with_retries(schedule.ensure_indexes, "schedule indexes")
+        await _with_retries(catchup_store.ensure_indexes, "catch-up indexes")
         # The index is complete before any event is read.
         metrics.zaps_loaded.set(await _with_retries(zaps.reload, "zap index load"))
         await broker.start()
@@ -188,6 +203,7 @@ def create_app(
         try:
             yield
         finally:
+            await catchups.stop()  # this replica's catch-ups end "interrupted"
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -211,8 +227,9 @@ def create_app(
         zaps=zaps,
         engine=engine,
         runs=run_store,
-        reader=reader or KafkaEventReader(settings.kafka),
+        reader=reader,
         drafts=Drafts(zaps, zap_store),
+        catchups=catchups,
     )
     app.state.broker = broker
     app.state.metrics = metrics
@@ -221,6 +238,7 @@ def create_app(
     app.include_router(health_router(metrics.registry, checks))
     app.include_router(http_zaps.router)
     app.include_router(http_drafts.router)
+    app.include_router(http_catchups.router)
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)
     install_notifier(app, broker, settings, notifier)

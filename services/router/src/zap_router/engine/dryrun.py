@@ -6,12 +6,14 @@ since the real output would only exist after the action ran.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.envelope import CloudEvent
 from kxflow_contracts.topics import Topics
+from zap_router.adapters.event_reader import ScanPage
 from zap_router.domain.context import run_context, trigger_context
 from zap_router.domain.filters import explain, passes
 from zap_router.domain.runs import plan_step
@@ -20,9 +22,20 @@ from zap_router.engine.active import active_from_record
 
 
 class EventReader(Protocol):
+    """Past events of a topic by record time (``adapters.event_reader.KafkaEventReader``)."""
+
     async def read(
         self, topic: str, since: datetime, until: datetime, limit: int, want: object = None
     ) -> list[CloudEvent]: ...
+
+    def scan(
+        self,
+        topic: str,
+        since: datetime,
+        until: datetime,
+        want: Callable[[CloudEvent], bool] | None = None,
+        page_records: int = 500,
+    ) -> AsyncIterator[ScanPage]: ...
 
 
 async def dry_run(

@@ -123,8 +123,11 @@ class RunEngine:
         entry = self.catalog.by_ce_type(ce_type)
         return entry is not None and self.index.wants(tenant, entry.key)
 
-    async def on_events(self, events: list[CloudEvent]) -> dict[str, str]:
+    async def on_events(self, events: list[CloudEvent], index: MatchIndex | None = None) -> dict[str, str]:
         """Create the runs these events start; returns {event id: reason} for events to dead-letter.
+
+        ``index``: the zaps to match against (default: every enabled zap); catch-up passes one
+        holding only the zap it runs.
 
         A pipeline over chunks of runs: while one chunk is being stored (one ``insert_many``), the
         next is planned (matched, filtered, rendered); as soon as a chunk is stored its commands and
@@ -153,7 +156,7 @@ class RunEngine:
         try:
             for event in events:
                 try:
-                    planned = self._plan_event(event, source, now)
+                    planned = self._plan_event(event, source, now, index or self.index)
                 except Exception as exc:  # about this record only: dead-lettered, the batch goes on
                     if is_transient(exc):
                         raise
@@ -208,7 +211,7 @@ class RunEngine:
         return poison
 
     def _plan_event(
-        self, event: CloudEvent, source: dict[str, str], now: datetime
+        self, event: CloudEvent, source: dict[str, str], now: datetime, index: MatchIndex
     ) -> list[tuple[dict[str, Any], Commands, RunEvents]] | str:
         """The runs ``event`` starts (new run documents, their commands and lifecycle events), or
         the reason to dead-letter it."""
@@ -220,7 +223,7 @@ class RunEngine:
         connection = data.get("connection_id") if isinstance(data, dict) else None
         if not isinstance(connection, str):
             return "trigger event data must be an object with a connection_id"
-        matches = self.index.match(event.tenant, entry.key, connection, data)
+        matches = index.match(event.tenant, entry.key, connection, data)
         if matches and data.get("origin") == "backfill":
             matches = [zap for zap in matches if zap.backfill]  # zaps opt in to backfilled events
         self.metrics.events_in.labels(event.type, "matched" if matches else "unmatched").inc()

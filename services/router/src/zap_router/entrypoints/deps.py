@@ -13,6 +13,7 @@ from kxflow_contracts.runtime.auth import bearer_tenant
 from zap_router.adapters.connections import DirectoryUnavailable
 from zap_router.adapters.run_store import CursorError, RunStore
 from zap_router.domain.run_tree import step_tree
+from zap_router.engine.catchup import CatchupNotFound, CatchupRefused, Catchups
 from zap_router.engine.drafts import DraftNotFound, Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunEngine, RunNotFound
@@ -29,6 +30,7 @@ class Services:
     runs: RunStore
     reader: EventReader
     drafts: Drafts
+    catchups: Catchups
 
 
 def services(request: Request) -> Services:
@@ -60,6 +62,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ZapInvalid, handler(422, lambda e: [p.as_dict() for p in e.problems]))
     app.add_exception_handler(ZapNotFound, handler(404, lambda e: f"zap not found: {e}"))
     app.add_exception_handler(DraftNotFound, handler(404))
+    app.add_exception_handler(CatchupNotFound, handler(404, lambda e: f"catch-up not found: {e}"))
+    app.add_exception_handler(CatchupRefused, handler(409))
     app.add_exception_handler(RunNotFound, handler(404, lambda e: f"run not found: {e}"))
     app.add_exception_handler(ZapConflict, handler(409))
     app.add_exception_handler(ReplayRefused, handler(409))
