@@ -175,6 +175,10 @@ async def test_rules_route_failures_by_webhook_and_halts_by_email_once_each(noti
         run_event(3, RunTransition.finished, RunStatus.succeeded),
         run_event(4, RunTransition.finished, RunStatus.halted, zap="z2"),  # not finance's zap
         run_event(5, RunTransition.finished, RunStatus.failed, tenant="globex"),  # another tenant
+        # handled by its on_error branch (halted + status_detail): run_handled, not a halt
+        run_event(6, RunTransition.finished, RunStatus.halted).model_copy(
+            update={"status_detail": "handled"}
+        ),
     ]
     await publish(settings, events + events[:2])  # the first two delivered twice
     await wait_for(lambda: len(box.hooks) >= 1 and len(box.mails) >= 1, timeout=30, message="both sent")

@@ -48,6 +48,12 @@ def test_failed_halted_and_disabled_are_told_and_progress_is_not() -> None:
     assert notice_from_run_event("c", event("step_done", "running", step_status="failed")) is None
     # a cancelled run (runs.v1 says halted + status_detail, issue 15): someone chose it, no notice
     assert notice_from_run_event("d", event("finished", "halted", status_detail="cancelled")) is None
+    # a run whose failed step's on_error branch ran (runs.v1: halted + status_detail handled) is its
+    # own kind, never told as a halt
+    handled = notice_from_run_event(
+        "e", event("finished", "halted", status_detail="handled", error={"code": "x", "message": "m"})
+    )
+    assert handled is not None and handled.kind == Kind.run_handled and "handled" in handled.title
 
 
 def test_rule_matches_its_tenant_kinds_and_zap_only() -> None:

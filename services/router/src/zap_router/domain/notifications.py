@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from kxflow_contracts.runs import CANCELLED, RunStatus, RunTransition
+from kxflow_contracts.runs import CANCELLED, HANDLED, RunStatus, RunTransition
 from kxflow_contracts.topics import DLQ_SUFFIX
 
 DIGEST_LINES = 20  # a digest lists this many items, then says how many more there were
@@ -25,6 +25,7 @@ DIGEST_LINES = 20  # a digest lists this many items, then says how many more the
 class Kind(StrEnum):
     run_failed = "run_failed"
     run_halted = "run_halted"
+    run_handled = "run_handled"  # a step failed and its on_error branch ran (DESIGN.md §4.1)
     zap_at_risk = "zap_at_risk"  # warned before the auto-disable rule turns the zap off
     zap_disabled = "zap_disabled"
     connection_needs_reauth = "connection_needs_reauth"
@@ -83,7 +84,12 @@ def notice_from_run_event(ce_id: str, data: dict[str, Any]) -> Notice | None:
     error = data.get("error") or {}
     run_id, zap_id = data.get("run_id"), data.get("zap_id")
     reason = f"{error.get('code', 'error')}: {error.get('message', '')}".strip(": ") if error else ""
-    if transition == RunTransition.finished and status == RunStatus.failed:
+    if transition == RunTransition.finished and data.get("status_detail") == HANDLED:
+        kind, title = (
+            Kind.run_handled,
+            f"Run {run_id} of zap {zap_id} failed and was handled by its error branch",
+        )
+    elif transition == RunTransition.finished and status == RunStatus.failed:
         kind, title = Kind.run_failed, f"Run {run_id} of zap {zap_id} failed"
     elif transition == RunTransition.finished and status == RunStatus.halted:
         kind, title = Kind.run_halted, f"Run {run_id} of zap {zap_id} halted"
