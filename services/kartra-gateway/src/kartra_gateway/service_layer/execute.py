@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from kartra_gateway.adapters.connections import ConnectionRepository
-from kartra_gateway.adapters.kartra_client import KartraCallError, KartraClient, KartraCredentials
 from kartra_gateway.domain import php_form
 from kartra_gateway.domain.actions import (
     SPECS,
@@ -27,7 +25,9 @@ from kartra_gateway.domain.actions import (
     lead_output,
     transaction_output,
 )
+from kartra_gateway.domain.kartra_api import KartraCallError, KartraCredentials
 from kartra_gateway.domain.kartra_errors import Category
+from kartra_gateway.service_layer.ports import ConnectionSource, KartraApi
 from kxflow_contracts.catalog import CATALOG
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.models import kartra_actions as m
@@ -52,7 +52,7 @@ class NotFound(ActionFailed):
 
 @dataclass
 class Context:
-    client: KartraClient
+    client: KartraApi
     creds: KartraCredentials
     reexecution: bool
 
@@ -70,7 +70,7 @@ def _kartra_error(exc: KartraCallError) -> ActionError:
 class KartraActions:
     """The ``ActionPort`` of kartra-gateway."""
 
-    def __init__(self, connections: ConnectionRepository, client: KartraClient) -> None:
+    def __init__(self, connections: ConnectionSource, client: KartraApi) -> None:
         self._connections = connections
         self._client = client
 
