@@ -102,3 +102,20 @@ class ScriptedPort:
         if isinstance(exc, self.transient):
             return None
         return ActionError(code="internal_error", message=f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+def make_command(**fields: Any) -> ActionCommand:
+    """An action command for use-case tests: defaults for every field, ``fields`` override them."""
+    defaults: dict[str, Any] = {
+        "command_id": "c1",
+        "tenant": "acme",
+        "connection_id": "conn",
+        "action": "demo.thing.create",
+        "input": {},
+        "run_id": "r1",
+        "zap_id": "z1",
+        "zap_version": 1,
+        "step_id": "s1",
+        "attempt": 1,
+    }
+    return ActionCommand.model_validate({**defaults, **fields})

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fakes.commands import FakeLedger
+from fakes.commands import FakeLedger, make_command
 from waiting import wait_for
 
 from kxflow_contracts.commands import ActionCommand
@@ -28,18 +28,7 @@ async def ledger(request: pytest.FixtureRequest, mongo_client: Any, mongo_db_nam
 
 
 def _cmd(attempt: int = 1) -> ActionCommand:
-    return ActionCommand(
-        command_id="c1",
-        tenant="acme",
-        connection_id="xero-acme",
-        action="xero.sales_invoice.create",
-        input={},
-        run_id="r1",
-        zap_id="z1",
-        zap_version=1,
-        step_id="invoice",
-        attempt=attempt,
-    )
+    return make_command(action="xero.sales_invoice.create", step_id="invoice", attempt=attempt)
 
 
 def _result(status: ResultStatus) -> ActionResult:

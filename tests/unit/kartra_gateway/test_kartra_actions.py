@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes.commands import make_command
 from fakes.kartra import FakeConnections, FakeKartra, error, success
 
 from kartra_gateway.service_layer.execute import Failed, KartraActions
@@ -16,18 +17,7 @@ LEAD = {"id": "77", "email": "ada@example.com", "first_name": "Ada"}
 
 
 def _cmd(action: str, data: dict[str, Any], connection: str = "kc-1") -> ActionCommand:
-    return ActionCommand(
-        command_id="cmd-1",
-        tenant="acme",
-        connection_id=connection,
-        action=action,
-        input=data,
-        run_id="r1",
-        zap_id="z1",
-        zap_version=1,
-        step_id="s1",
-        attempt=1,
-    )
+    return make_command(action=action, input=data, connection_id=connection)
 
 
 @pytest.fixture
