@@ -110,3 +110,32 @@ def test_change_and_preference_values_are_checked_when_a_zap_is_saved() -> None:
         loc.startswith("trigger.params.trigger_preference")
         for loc in problems({"change": "Status", "trigger_preference": "most"})
     )
+
+
+@pytest.mark.parametrize(
+    ("event", "params", "problem"),
+    [
+        ("xero.report.updated", {"report_type": "TrialBalance"}, None),
+        ("xero.report.updated", {"report_type": "Nope"}, "unknown report type"),
+        ("xero.report.updated", {"report_type": "AgedPayablesByContact"}, "per contact"),
+        ("xero.report.updated", {"report_type": None}, None),  # left out: the default
+        ("xero.sales_invoice.overdue", {"days_overdue": "3"}, None),
+        ("xero.sales_invoice.overdue", {"days_overdue": "soon"}, "valid integer"),
+        ("xero.sales_invoice.created", {"status": 123}, None),  # parameters compare as text
+    ],
+)
+def test_trigger_parameter_values_are_checked_when_a_zap_is_saved(
+    event: str, params: dict[str, Any], problem: str | None
+) -> None:
+    spec = ZapSpec.model_validate(
+        {
+            "name": "z",
+            "trigger": {"app": "xero", "event": event, "connection": "x1", "params": params},
+            "steps": [{"id": "s", "action": "xero.contact.find", "input": {"ContactID": "c1"}}],
+        }
+    )
+    found = [f"{p.loc}: {p.msg}" for p in validate_zap(spec, CATALOG, {"xero": {"x1"}})[1]]
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0].startswith("trigger.params.") and problem in found[0], found

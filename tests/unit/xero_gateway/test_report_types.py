@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from kxflow_contracts.report_types import PER_CONTACT_REPORT_TYPES, REPORT_TYPES
 from kxflow_contracts.zaps import ZapRecord
 from xero_gateway.domain.polls import CONTACT_REPORTS, REPORT_SCOPES
 from xero_gateway.domain.report_demand import ReportDemand
@@ -75,3 +76,7 @@ def test_demand_is_bounded() -> None:
     assert len(demand) == 2
     demand.apply("acme:z0", zap("z0", {"report_type": "BankSummary"}))  # a known zap still changes
     assert demand.types_for("acme", "x1") == ["BankSummary", "TrialBalance"]
+
+
+def test_every_report_type_the_form_offers_has_its_scope() -> None:
+    assert set(REPORT_SCOPES) == {*REPORT_TYPES, *PER_CONTACT_REPORT_TYPES}

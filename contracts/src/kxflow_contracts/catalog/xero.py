@@ -16,12 +16,13 @@ import json
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from kxflow_contracts.catalog.base import CatalogEntry, Delivery, Kind, NoParams, OpenModel
 from kxflow_contracts.events import xero as ev
 from kxflow_contracts.models import xero as m
 from kxflow_contracts.models import xero_actions as a
+from kxflow_contracts.report_types import report_type_problem
 
 _CONTACT_ID = "8138a266-fb42-49b2-a104-014b7045753d"
 _INVOICE_ID = "4f7b2a7e-2d3a-4a36-9a5b-0a5f4a1c8b11"
@@ -67,6 +68,14 @@ class ReportParams(OpenModel):
         description="The report: ProfitAndLoss, BalanceSheet, TrialBalance, BankSummary, BudgetSummary, "
         "ExecutiveSummary or TenNinetyNine (US); the gateway polls the type a zap chooses",
     )
+
+    @field_validator("report_type")
+    @classmethod
+    def _pollable(cls, value: str) -> str:
+        problem = report_type_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class ProjectParams(OpenModel):

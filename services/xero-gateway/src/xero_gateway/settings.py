@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from kxflow_contracts.report_types import report_type_problem
 from kxflow_contracts.runtime.settings import ServiceSettings
 from kxflow_contracts.runtime.url_fetch import DEFAULT_CONTENT_TYPES, FetchPolicy
-from xero_gateway.domain.polls import POLLABLE_REPORT_SCOPES, report_type_problem
+from xero_gateway.domain.polls import POLLABLE_REPORT_SCOPES
 
 _GRANULAR_BEFORE_REPORTS = (
     "openid profile email offline_access accounting.invoices accounting.payments accounting.banktransactions "

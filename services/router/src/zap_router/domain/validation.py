@@ -75,6 +75,16 @@ def input_problems(model: type[Any], data: dict[str, Any], where: str) -> list[P
         return problems
 
 
+def _param_values(params: dict[str, Any]) -> dict[str, Any]:
+    """Trigger parameters as their model checks them: left-out (null) ones are dropped, and numbers
+    are given as text (parameters compare as text, so ``123`` is a valid product id)."""
+    return {
+        name: str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        for name, value in params.items()
+        if value is not None
+    }
+
+
 def resolve_connection_names(spec: ZapSpec, connections: Mapping[str, Collection[str]]) -> ZapSpec:
     """The spec with connections named by their (unique) name replaced by their id.
 
@@ -132,10 +142,14 @@ def validate_zap(
             if name not in trigger.param_fields:
                 known = ", ".join(sorted(trigger.param_fields)) or "none"
                 add(f"trigger.params.{name}", f"unknown parameter (known: {known})")
-        listed = {*trigger.param_lists, *trigger.param_lists.values()}
-        given = {k: v for k, v in spec.trigger.params.items() if k in listed}
-        if given:  # values outside the choices would silently never match
-            problems.extend(input_problems(trigger.input_model, given, "trigger.params"))
+        # a value outside the parameter's choices would save and silently never match; only the
+        # declared parameters the zap gives are checked (unknown ones are reported above)
+        given = {k: v for k, v in _param_values(spec.trigger.params).items() if k in trigger.param_fields}
+        problems.extend(
+            p
+            for p in input_problems(trigger.input_model, given, "trigger.params")
+            if p.loc.split(".")[2:3] and p.loc.split(".")[2] in given
+        )
     if spec.trigger.connection not in connections.get(spec.trigger.app, ()):
         add("trigger.connection", f"unknown {spec.trigger.app} connection {spec.trigger.connection!r}")
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kxflow_contracts.events.base import Origin
+from kxflow_contracts.report_types import PER_CONTACT_REPORT_TYPES
 from xero_gateway.domain import msdate
 from xero_gateway.domain.budget import Priority
 
@@ -240,7 +241,7 @@ REPORT_SCOPES: dict[str, str] = {
 }
 """Every report type New Report's form offers → the granular scope it needs (reference §2.6, T7)."""
 
-CONTACT_REPORTS = frozenset({"AgedReceivablesByContact", "AgedPayablesByContact"})
+CONTACT_REPORTS = frozenset(PER_CONTACT_REPORT_TYPES)
 """Report types Xero only answers for one contact (``contactID``): the trigger has no contact
 parameter, so the gateway cannot poll them."""
 
@@ -250,15 +251,6 @@ POLLABLE_REPORT_SCOPES: tuple[str, ...] = tuple(
 )
 """The read scopes of every report type a zap may choose (all in the consent: a zap chooses its type
 after the organisation was connected)."""
-
-
-def report_type_problem(report_type: str) -> str | None:
-    """Why ``report_type`` cannot be polled, or ``None``."""
-    if report_type not in REPORT_SCOPES:
-        return f"unknown report type {report_type!r} (known: {', '.join(REPORT_SCOPES)})"
-    if report_type in CONTACT_REPORTS:
-        return f"{report_type} is per contact (contactID), which New Report has no parameter for"
-    return None
 
 
 def pay_run_scope(pay_run: dict[str, Any]) -> str:

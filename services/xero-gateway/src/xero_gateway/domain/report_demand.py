@@ -10,8 +10,8 @@ not recorded (the router's save-time check and the catalog already describe the 
 from __future__ import annotations
 
 from kxflow_contracts.catalog.xero import ReportParams
+from kxflow_contracts.report_types import report_type_problem
 from kxflow_contracts.zaps import ZapRecord
-from xero_gateway.domain.polls import report_type_problem
 
 REPORT_TRIGGER = "xero.report.updated"
 DEFAULT_REPORT_TYPE = str(ReportParams.model_fields["report_type"].default)
