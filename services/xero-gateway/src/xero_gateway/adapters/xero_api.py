@@ -12,17 +12,10 @@ import httpx
 from xero_gateway.adapters.repositories import Connection
 from xero_gateway.domain.budget import Priority, problem_kind
 from xero_gateway.domain.clock import Clock
-from xero_gateway.domain.errors import NeedsReauth
+from xero_gateway.domain.errors import NeedsReauth, XeroUnavailable
 from xero_gateway.domain.ids import checked_path
 
-
-class XeroUnavailable(Exception):
-    """Transient failures outlasted the in-process retries."""
-
-    def __init__(self, message: str, status: int | None = None, text: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.text = text
+__all__ = ["SendHooks", "XeroApi", "XeroUnavailable"]
 
 
 class SendHooks(Protocol):

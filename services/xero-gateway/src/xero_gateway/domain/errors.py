@@ -114,3 +114,12 @@ def element_errors(body: Any, collection: str) -> list[str]:
         if isinstance(el, dict)
         for e in (el.get("ValidationErrors") or [])
     ]
+
+
+class XeroUnavailable(Exception):
+    """Transient failures outlasted the in-process retries."""
+
+    def __init__(self, message: str, status: int | None = None, text: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.text = text

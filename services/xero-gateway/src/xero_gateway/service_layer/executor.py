@@ -26,12 +26,19 @@ from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.results import ActionError
 from kxflow_contracts.runtime.commands import ActionFailed
 from kxflow_contracts.runtime.url_fetch import Fetched, FetchPolicy, FetchRefused, FetchTimedOut, fetch_url
-from xero_gateway.adapters.repositories import Connection, Repositories
-from xero_gateway.adapters.xero_api import XeroApi, XeroUnavailable
 from xero_gateway.domain import actions as act
-from xero_gateway.domain.errors import NEEDS_REAUTH, NeedsReauth, body_of, classify, element_errors
+from xero_gateway.domain.connection import Connection
+from xero_gateway.domain.errors import (
+    NEEDS_REAUTH,
+    NeedsReauth,
+    XeroUnavailable,
+    body_of,
+    classify,
+    element_errors,
+)
 from xero_gateway.domain.ids import InvalidXeroId, path_segment
 from xero_gateway.domain.write_attempts import Policy
+from xero_gateway.service_layer.ports import ConnectionLookup, XeroCalls
 from xero_gateway.service_layer.writes import Adopted, OutcomeUnknown, SendTracker, WriteGuard
 
 Fetch = Callable[[str], Awaitable[Fetched]]
@@ -47,8 +54,8 @@ class Executor:
 
     def __init__(
         self,
-        api: XeroApi,
-        repos: Repositories,
+        api: XeroCalls,
+        repos: ConnectionLookup,
         writes: WriteGuard | None = None,
         fetch: Fetch | None = None,
     ) -> None:
