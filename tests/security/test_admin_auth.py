@@ -63,6 +63,7 @@ def acme_path(system: System, service: str, path: str) -> str:
         "key": "kartra.product.purchased",
         "rule_id": system.rule_id,
         "catchup_id": "cu_0123456789abcdef0123",
+        "test_id": "t_0123456789abcdef01234567",
     }
     return path.format(**values)
 
@@ -88,6 +89,7 @@ def body_for(system: System, service: str, method: str, path: str) -> Any:
         ("router", "PUT", "/v1/zaps/{zap_id}"): zap,
         ("router", "PUT", "/v1/zaps/{zap_id}/draft"): zap,
         ("router", "POST", "/v1/zaps/{zap_id}/draft/publish"): {"force": True},
+        ("router", "POST", "/v1/zaps/{zap_id}/test-step"): {"step": "invoice", "source": "published"},
         ("router", "POST", "/v1/zaps/{zap_id}/catchups"): {"since": "2020-01-01T00:00:00Z", "dry_run": True},
         ("router", "POST", "/v1/zaps/dry-run"): {"spec": zap},
         ("router", "POST", "/v1/zaps/{zap_id}/replay"): {"status": "failed"},

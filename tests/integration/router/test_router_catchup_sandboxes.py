@@ -127,3 +127,17 @@ async def test_catch_up_over_runs_already_done_writes_nothing_twice(kafka_bootst
             if c["app_id"] == system.kartra_app["app_id"] and "assign_tag" in c["cmds"]
         ]
         assert len(tags) == 3, tags
+
+        # Test a step for real through the gateway (a real write, as Zapier's test): the result
+        # names a new invoice in the sandbox, and the runs are untouched.
+        event_id = runs[missed]["trigger_event_id"]
+        body = {"step": "invoice", "event_id": event_id, "execute": True, "wait_s": 30}
+        res = await http.post(f"{router}/v1/zaps/{zap_id}/test-step", json=body, headers=ACME)
+        assert res.status_code == 200, res.text
+        tested = res.json()
+        assert tested["status"] == "succeeded" and tested["outputs_from"]["contact"] == "run", tested
+        new_id = tested["result"]["output"]["InvoiceID"]
+        assert new_id != runs[missed]["steps"]["invoice"]["output"]["InvoiceID"]
+        assert xero_org.records["Invoices"][new_id]["Reference"] == f"kartra-{missed}"
+        after = await runs_of_zap()
+        assert after[missed]["steps"]["invoice"] == runs[missed]["steps"]["invoice"]

@@ -32,6 +32,7 @@ from zap_router.adapters.publisher import Publisher
 from zap_router.adapters.results_progress import KafkaResultsProgress
 from zap_router.adapters.run_store import RunStore
 from zap_router.adapters.schedule_store import ScheduleStore
+from zap_router.adapters.step_test_store import StepTestStore
 from zap_router.adapters.zap_store import ZapStore
 from zap_router.domain.clock import Clock, SystemClock
 from zap_router.domain.matching import MatchIndex
@@ -40,8 +41,16 @@ from zap_router.engine.catchup import Catchups
 from zap_router.engine.drafts import Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import RunEngine
+from zap_router.engine.step_test import StepTests
 from zap_router.engine.zaps import ZapService
-from zap_router.entrypoints import http_catalog, http_catchups, http_drafts, http_runs, http_zaps
+from zap_router.entrypoints import (
+    http_catalog,
+    http_catchups,
+    http_drafts,
+    http_runs,
+    http_step_tests,
+    http_zaps,
+)
 from zap_router.entrypoints.console import mount_console
 from zap_router.entrypoints.consumers import register_consumers
 from zap_router.entrypoints.deps import Services, install_error_handlers
@@ -145,8 +154,9 @@ def create_app(
         tracer=tracer,
     )
     zaps.on_disabled = engine.cancel_waiting  # turning a zap off cancels its waiting runs
+    step_test_store = StepTestStore(db)
     if settings.consume:
-        register_consumers(broker, settings, engine, zaps, metrics)
+        register_consumers(broker, settings, engine, zaps, metrics, step_test_store)
     notifier = make_notifier(settings, db, http_client, clock, run_store)
     reader = reader or KafkaEventReader(settings.kafka)
     catchup_store = CatchupStore(db)
@@ -170,6 +180,7 @@ def create_app(
         await _with_retries(run_store.ensure_indexes, "run indexes")
         await _with_retries(schedule.ensure_indexes, "schedule indexes")
         await _with_retries(catchup_store.ensure_indexes, "catch-up indexes")
+        await _with_retries(step_test_store.ensure_indexes, "step test indexes")
         # The index is complete before any event is read.
         metrics.zaps_loaded.set(await _with_retries(zaps.reload, "zap index load"))
         await broker.start()
@@ -230,6 +241,17 @@ def create_app(
         reader=reader,
         drafts=Drafts(zaps, zap_store),
         catchups=catchups,
+        step_tests=StepTests(
+            zaps=zaps,
+            runs=run_store,
+            store=step_test_store,
+            reader=reader,
+            publisher=publisher,
+            catalog=catalog,
+            topics=settings.topics,
+            clock=clock,
+            deadline=timedelta(seconds=settings.command_deadline_s),
+        ),
     )
     app.state.broker = broker
     app.state.metrics = metrics
@@ -239,6 +261,7 @@ def create_app(
     app.include_router(http_zaps.router)
     app.include_router(http_drafts.router)
     app.include_router(http_catchups.router)
+    app.include_router(http_step_tests.router)
     app.include_router(http_runs.router)
     app.include_router(http_catalog.router)
     install_notifier(app, broker, settings, notifier)

@@ -403,6 +403,52 @@ def dry_run(
         out.print(tree)
 
 
+@app.command("test-step")
+def test_step(
+    zap_id: str,
+    step: Annotated[str, typer.Argument(help="The step's path: invoice, route/gst/invoice, lines[0]/item")],
+    event: Annotated[
+        str | None, typer.Option("--event", help="A past trigger event id (default: latest)")
+    ] = None,
+    published: Annotated[bool, typer.Option("--published", help="Test the published version")] = False,
+    execute: Annotated[bool, typer.Option("--execute", help="Send it for real (a real write)")] = False,
+    outputs: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="YAML: earlier steps' outputs by step id")
+    ] = None,
+    output: Output = "tree",
+) -> None:
+    """Render one step of the zap's draft (or published version) against a past trigger event and
+    show the input it would send; with --execute, send it and show the result."""
+    body: dict[str, Any] = {"step": step, "execute": execute}
+    if event:
+        body["event_id"] = event
+    if published:
+        body["source"] = "published"
+    if outputs:
+        body["outputs"] = load_yaml(outputs)
+    with err.status("executing…" if execute else "rendering…"):
+        shown = call("POST", f"/v1/zaps/{zap_id}/test-step", json=body)
+    if output != "tree":
+        show(shown, output)
+        return
+    version = "draft" if shown["source"] == "draft" else f"v{shown['version']}"
+    tree = Tree(f"[bold]{shown['step']}[/bold] {shown['action']} ({version})  → {shown['status']}")
+    tree.add(f"event {shown['event']['id']}  {shown['event']['time']}")
+    sources = ", ".join(f"{k}: {v}" for k, v in shown["outputs_from"].items())
+    if sources:
+        tree.add(f"other steps' outputs from {sources}")
+    _branch(tree, "input", shown["input"])
+    _branch(tree, "error", shown["error"])
+    if shown["result"]:
+        _branch(tree, "output", shown["result"].get("output"))
+        _branch(tree, "result error", shown["result"].get("error"))
+    elif shown["executed"]:
+        tree.add(f"no result yet: GET /v1/zaps/{zap_id}/test-step/{shown['test_id']}")
+    out.print(tree)
+    if shown["status"] == "failed":
+        raise typer.Exit(1)
+
+
 @app.command()
 def catchup(
     zap: Annotated[str, typer.Option("--zap", help="The zap to run over past events")],

@@ -22,7 +22,9 @@ from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
 from kxflow_contracts.results import RESULT_TYPE, ActionResult
 from kxflow_contracts.runtime.kafka import PoisonMessage, dead_letter_record, subscribe_changelog
 from zap_router.adapters.metrics import RouterMetrics
+from zap_router.adapters.step_test_store import StepTestStore
 from zap_router.engine.runner import RunEngine
+from zap_router.engine.step_test import is_step_test
 from zap_router.engine.zaps import ZapService
 from zap_router.settings import RouterSettings
 
@@ -47,7 +49,9 @@ def register_consumers(
     engine: RunEngine,
     zaps: ZapService,
     metrics: RouterMetrics,
+    step_tests: StepTestStore | None = None,
 ) -> None:
+    """``step_tests``: where results of executed step tests go (their run ids say so)."""
     topics = settings.topics
     group = {
         "group_id": settings.group_id,
@@ -104,6 +108,9 @@ def register_consumers(
                 attempt = int(attempt_text) if attempt_text.isdigit() else 1
             except (EnvelopeError, ValidationError, PoisonMessage) as exc:
                 await dead_letter(record, exc)
+                continue
+            if step_tests is not None and is_step_test(result.run_id):
+                await step_tests.record(result)  # a tested step's result: no run to advance
                 continue
             results.append((result, attempt))
             sources.append(record)

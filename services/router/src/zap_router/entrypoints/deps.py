@@ -17,6 +17,7 @@ from zap_router.engine.catchup import CatchupNotFound, CatchupRefused, Catchups
 from zap_router.engine.drafts import DraftNotFound, Drafts
 from zap_router.engine.dryrun import EventReader
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunEngine, RunNotFound
+from zap_router.engine.step_test import StepTestNotFound, StepTestRefused, StepTests
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound, ZapService
 from zap_router.settings import RouterSettings
 
@@ -31,6 +32,7 @@ class Services:
     reader: EventReader
     drafts: Drafts
     catchups: Catchups
+    step_tests: StepTests
 
 
 def services(request: Request) -> Services:
@@ -64,6 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DraftNotFound, handler(404))
     app.add_exception_handler(CatchupNotFound, handler(404, lambda e: f"catch-up not found: {e}"))
     app.add_exception_handler(CatchupRefused, handler(409))
+    app.add_exception_handler(StepTestNotFound, handler(404, lambda e: f"step test not found: {e}"))
+    app.add_exception_handler(StepTestRefused, handler(422))
     app.add_exception_handler(RunNotFound, handler(404, lambda e: f"run not found: {e}"))
     app.add_exception_handler(ZapConflict, handler(409))
     app.add_exception_handler(ReplayRefused, handler(409))
