@@ -56,6 +56,8 @@ def test_a_snapshot_is_bounded_whatever_the_invoice_holds() -> None:
     assert set(snap) == set(INVOICE_CHANGES)
     assert all(len(v) <= MAX_VALUE for v in snap.values())
     assert changed_fields(snapshot(BASE), snap) == ["Reference", "LineItems"]
+    _, stored = observe(None, {**huge, "UpdatedDateUTC": "9" * 10**5})
+    assert len(stored.version) <= MAX_VALUE
 
 
 def test_observe_compares_with_the_last_version_and_remembers_the_new_one() -> None:

@@ -71,7 +71,7 @@ class Stored:
 def observe(stored: Stored | None, invoice: dict[str, Any]) -> tuple[list[str], Stored]:
     """(what this version of ``invoice`` changed, what to store now). ``version`` is the invoice's
     ``UpdatedDateUTC``: the same version seen again answers the same change."""
-    version = str(invoice.get("UpdatedDateUTC") or "")
+    version = _canonical(invoice.get("UpdatedDateUTC"))  # capped like every stored value
     current = snapshot(invoice)
     if stored is not None and version and stored.version == version and stored.current == current:
         return changed_fields(stored.previous, current), stored
