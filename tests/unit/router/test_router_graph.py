@@ -22,6 +22,7 @@ from zap_router.domain.runs import run_id_for
 from zap_router.domain.validation import validate_zap
 from zap_router.domain.zaps import ResolvedStep, ZapSpec
 from zap_router.engine.active import active_from_record
+from zap_router.engine.dryrun import simulate
 from zap_router.engine.runner import RunEngine
 from zap_router.entrypoints import cli
 from zap_router.entrypoints.deps import public_run
@@ -487,3 +488,28 @@ async def test_run_tree_nests_branches_iterations_and_error_branches(monkeypatch
     assert shown.exit_code == 0, shown.output
     for text in ("path big", "item 1", "on error", "alert", "invalid_input", "handled"):
         assert text in shown.output
+
+
+def test_dry_run_walks_the_graph_with_catalog_examples() -> None:
+    rig = Rig(
+        [
+            *PATHS,
+            {"id": "wait", "delay": {"for": "1h"}},
+            {
+                "id": "lines",
+                "loop": {"over": "{{ trigger.items }}"},
+                "steps": [tag("item", "{{ loop.item }}")],
+            },
+            tag("broken", "{{ steps.lines[0].item.missing.deeper }}"),
+        ]
+    )
+    trigger = {**purchase_event(connection_id="kartra-main"), "items": ["a", "b"]}
+    report = simulate(rig.zap, "e1", trigger, T0, CATALOG)
+    assert [s["id"] for s in report["steps"]] == [
+        "route/any/buyer",
+        "lines[0]/item",
+        "lines[1]/item",
+        "broken",
+    ]
+    assert report["outcome"] == "would_fail" and report["steps"][-1]["error"]["code"] == "template_error"
+    assert report["steps"][-2]["input"]["tag"] == "b"

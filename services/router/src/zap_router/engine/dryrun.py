@@ -16,7 +16,9 @@ from kxflow_contracts.topics import Topics
 from zap_router.adapters.event_reader import ScanPage
 from zap_router.domain.context import run_context, trigger_context
 from zap_router.domain.filters import explain, passes
-from zap_router.domain.runs import plan_step
+from zap_router.domain.graph import walk
+from zap_router.domain.matching import ActiveZap
+from zap_router.domain.runs import StepStatus
 from zap_router.domain.zaps import ZapSpec
 from zap_router.engine.active import active_from_record
 
@@ -84,29 +86,44 @@ async def dry_run(
         elif not passes(zap.filter, context):
             item.update(outcome="filtered", filter=explain(zap.filter, context))
         else:
-            item["outcome"] = "would_run"
-            outputs: dict[str, Any] = {}
-            for step in zap.steps:
-                context = run_context(trigger, outputs, zap.zap_id, zap.version, zap.name)
-                plan = plan_step(
-                    zap,
-                    step,
-                    run_id="dry-run",
-                    event_id=event.id,
-                    context=context,
-                    attempt=1,
-                    now=event.time,
-                    deadline=timedelta(0),
-                    catalog=catalog,
-                )
-                item["steps"].append(
-                    {"id": step.id, "action": step.action, "input": plan.state["input"], "error": plan.error}
-                )
-                if plan.command is None:
-                    item["outcome"] = "would_fail"
-                    break
-                action = catalog.find(step.action)
-                outputs[step.id] = dict(action.example) if action and isinstance(action.example, dict) else {}
+            item.update(simulate(zap, event.id, trigger, event.time, catalog))
         counts[item["outcome"]] += 1
         report.append(item)
     return {"events_read": len(events), **counts, "events": report}
+
+
+# A dry run walks at most this many steps of one event (a loop of 500 items with two sub-steps).
+MAX_SIMULATED_STEPS = 1_000
+
+
+def simulate(
+    zap: ActiveZap, event_id: str, trigger: dict[str, Any], now: datetime, catalog: Catalog
+) -> dict[str, Any]:
+    """Walk the zap's step graph (domain/graph.py) for one event as a run would, every action
+    answered with its catalog example and every delay passed at once: the steps it would send, in
+    order, with their inputs; ``outcome`` ``would_fail`` at the first step that cannot be sent."""
+    run: dict[str, Any] = {"_id": "dry-run", "trigger_event_id": event_id, "trigger": trigger, "steps": {}}
+    steps: list[dict[str, Any]] = []
+    outcome = "would_run"
+    for _ in range(MAX_SIMULATED_STEPS):
+        w = walk(zap, run, now=now, deadline=timedelta(0), catalog=catalog)
+        run["steps"].update(w.states)
+        for path, error in w.failures:
+            state = run["steps"].get(path, {})
+            steps.append(
+                {"id": path, "action": state.get("action"), "input": state.get("input"), "error": error}
+            )
+        if w.end is not None:
+            outcome = {"failed": "would_fail", "filtered": "filtered"}.get(w.end, "would_run")
+            break
+        for _, command in w.commands:
+            action = catalog.find(command.action)
+            state = run["steps"][command.step_id]
+            steps.append(
+                {"id": command.step_id, "action": command.action, "input": state["input"], "error": None}
+            )
+            example = dict(action.example) if action and isinstance(action.example, dict) else {}
+            run["steps"][command.step_id] = {**state, "status": StepStatus.succeeded, "output": example}
+        if not w.commands and w.current is not None:  # a delay: passed at once
+            run["steps"][w.current] = {**run["steps"][w.current], "status": StepStatus.succeeded}
+    return {"outcome": outcome, "steps": steps}
