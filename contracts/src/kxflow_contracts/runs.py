@@ -27,7 +27,15 @@ CANCELLED = "cancelled"
 # Likewise a run whose failed step's on_error branch ran (DESIGN.md §4.1): ``halted`` +
 # ``status_detail: handled`` in runs.v1; it does not count towards a zap's auto-disable.
 HANDLED = "handled"
-RUN_STATES = (*(s.value for s in RunStatus), CANCELLED, HANDLED)  # every status a run document can have
+# And a running run whose command waits for its Xero organisation's budget (CommandProgress): the run
+# API says ``holding``; runs.v1 has no event for it (the run is still running).
+HOLDING = "holding"
+RUN_STATES = (
+    *(s.value for s in RunStatus),
+    CANCELLED,
+    HANDLED,
+    HOLDING,
+)  # every status a run document can have
 FINISHED_STATES = frozenset({*(s.value for s in TERMINAL_STATUSES), CANCELLED, HANDLED})
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from kxflow_contracts.catalog import CATALOG, Catalog, Kind
 from kxflow_contracts.commands import COMMAND_TYPE, ActionCommand
 from kxflow_contracts.compat import breaking_changes
-from kxflow_contracts.results import RESULT_TYPE, ActionResult
+from kxflow_contracts.results import PROGRESS_TYPE, RESULT_TYPE, ActionResult, CommandProgress
 from kxflow_contracts.runs import RUN_EVENT_TYPES, RunEvent
 from kxflow_contracts.topics import Topics
 from kxflow_contracts.zaps import ZAP_TYPE, ZapRecord
@@ -38,6 +38,7 @@ def generate_schemas(catalog: Catalog = CATALOG) -> dict[str, dict[str, Any]]:
         f"messages/{COMMAND_TYPE}.json": _schema(ActionCommand, "validation"),
         f"messages/{RESULT_TYPE}.json": _schema(ActionResult),
         f"messages/{ZAP_TYPE}.json": _schema(ZapRecord),
+        f"messages/{PROGRESS_TYPE}.json": _schema(CommandProgress),
     }
     for ce_type in sorted(set(RUN_EVENT_TYPES.values())):
         out[f"messages/{ce_type}.json"] = _schema(RunEvent)
@@ -95,7 +96,10 @@ def generate_asyncapi(catalog: Catalog = CATALOG, topics: Topics | None = None) 
         }
 
     command = {"command": _message(COMMAND_TYPE, f"messages/{COMMAND_TYPE}.json", "Action command")}
-    result = {"result": _message(RESULT_TYPE, f"messages/{RESULT_TYPE}.json", "Action result")}
+    result = {
+        "result": _message(RESULT_TYPE, f"messages/{RESULT_TYPE}.json", "Action result"),
+        "progress": _message(PROGRESS_TYPE, f"messages/{PROGRESS_TYPE}.json", "Command progress (holding)"),
+    }
     zaps = {
         "zap": _message(ZAP_TYPE, f"messages/{ZAP_TYPE}.json", "Zap changelog record (tombstone on delete)")
     }

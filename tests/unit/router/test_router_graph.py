@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kxflow_contracts.commands import command_id
 from kxflow_contracts.envelope import CloudEvent
-from kxflow_contracts.results import ActionError, ActionResult
+from kxflow_contracts.results import ActionError, ActionResult, CommandProgress
 from kxflow_contracts.runs import RunTransition
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.domain.clock import ManualClock
@@ -285,7 +285,7 @@ async def test_every_passing_path_runs_in_order_with_path_command_ids() -> None:
 async def test_the_fallback_runs_only_when_no_path_passed() -> None:
     rig = Rig(PATHS)
     run = await rig.start(transaction={"id": "T", "amount": 5, "currency": "EUR"})  # no path passes
-    assert run["steps"]["route"]["chosen"] == ["other"] and rig.sent() == ["route/other/small"]
+    assert run["steps"]["route"]["chosen"] == ["other"] and rig.sent() == ["route/other/small"], run
 
 
 async def test_a_filter_inside_a_path_ends_that_path_only() -> None:
@@ -513,3 +513,35 @@ def test_dry_run_walks_the_graph_with_catalog_examples() -> None:
     ]
     assert report["outcome"] == "would_fail" and report["steps"][-1]["error"]["code"] == "template_error"
     assert report["steps"][-2]["input"]["tag"] == "b"
+
+
+# ----------------------------------------------------------------------------- holding
+
+
+def progress(run: dict[str, Any], path: str, attempt: int = 1, command: str | None = None) -> CommandProgress:
+    return CommandProgress(
+        command_id=command or run["steps"][path]["command_id"],
+        run_id=run["_id"],
+        step_id=path,
+        attempt=attempt,
+        since=T0,
+        detail="waiting for the Xero organisation org-1's API budget",
+    )
+
+
+async def test_a_command_held_for_its_organisations_budget_shows_the_run_holding() -> None:
+    rig = Rig([CONTACT, tag("tagged")])
+    run = await rig.start()
+    await rig.engine.on_progress([progress(run, "contact", attempt=2), progress(run, "contact", command="x")])
+    assert (await rig.run())["status"] == "running"  # another attempt's or command's word: stale
+    await rig.engine.on_progress([progress(run, "contact")])
+    held = await rig.run()
+    assert held["status"] == "holding" and held["steps"]["contact"]["holding_since"] == T0
+    assert public_run(held)["tree"][0]["status"] == "running"  # the step is still running
+    run = await rig.complete(held, "contact")
+    assert run["status"] == "running" and rig.sent() == ["contact", "tagged"]
+    await rig.engine.on_progress([progress(held, "contact")])  # late: the step has its result
+    assert (await rig.run())["status"] == "running"
+    await rig.engine.on_progress([progress(run, "tagged")])
+    cancelled = await rig.engine.cancel(run["_id"], "acme")
+    assert cancelled["status"] == "cancelled"

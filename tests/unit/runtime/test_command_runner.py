@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fakes.commands import FakeLedger, FakeResults, ScriptedPort
@@ -13,11 +14,12 @@ from waiting import wait_for
 
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent, encode
-from kxflow_contracts.results import RESULT_TYPE, ActionError, ResultStatus
+from kxflow_contracts.results import PROGRESS_TYPE, RESULT_TYPE, ActionError, CommandProgress, ResultStatus
 from kxflow_contracts.runtime.commands import (
     DEADLINE_EXCEEDED,
     CommandRunner,
     command_record_handler,
+    holding_watch,
 )
 from kxflow_contracts.runtime.lanes import Item, KeyedDispatcher
 
@@ -219,3 +221,40 @@ async def test_the_record_handler_answers_not_done_for_a_busy_command() -> None:
     )
     assert await handle(Record(value, list(headers.items()))) is False
     assert port.calls == []
+
+
+class WaitingPort(ScriptedPort):
+    """A port whose call waits (as for an organisation's budget) until the test lets it go."""
+
+    def __init__(self, after_s: float) -> None:
+        super().__init__()
+        self.after_s = after_s
+        self.go = asyncio.Event()
+
+    async def run(self, cmd: ActionCommand, reexecution: bool) -> dict[str, Any] | list[Any] | None:
+        async with holding_watch("waiting for the budget", after_s=self.after_s):
+            await self.go.wait()
+        return {"ok": True}
+
+
+async def test_a_command_waiting_longer_than_the_threshold_is_reported_holding_once() -> None:
+    ledger, port, results = FakeLedger(), WaitingPort(after_s=0.01), FakeResults()
+    task = asyncio.create_task(runner(ledger, port, results).handle(command()))
+    await wait_for(lambda: results.published, timeout=5)
+    ((event, key),) = results.published
+    assert (event.type, event.id, key) == (PROGRESS_TYPE, "c1:1:holding", "r1")
+    assert isinstance(event.data, CommandProgress)
+    assert (event.data.step_id, event.data.attempt, event.data.detail) == ("s1", 1, "waiting for the budget")
+    port.go.set()
+    result = await task
+    assert result is not None and result.status is ResultStatus.succeeded
+    assert [e.type for e, _ in results.published] == [PROGRESS_TYPE, RESULT_TYPE]
+
+
+async def test_a_short_wait_says_nothing_and_outside_a_command_the_watch_is_inert() -> None:
+    ledger, port, results = FakeLedger(), WaitingPort(after_s=60), FakeResults()
+    port.go.set()
+    await runner(ledger, port, results).handle(command())
+    assert [e.type for e, _ in results.published] == [RESULT_TYPE]
+    async with holding_watch("a poll, not a command", after_s=0):
+        pass  # no command in this task: nothing to report to, nothing raised

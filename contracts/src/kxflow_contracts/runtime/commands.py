@@ -13,9 +13,12 @@ call. xero-gateway used to say ``deadline_passed``; that name is kept in the err
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,7 +27,14 @@ from pydantic import ValidationError
 
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
-from kxflow_contracts.results import RESULT_TYPE, ActionError, ActionResult, ResultStatus
+from kxflow_contracts.results import (
+    PROGRESS_TYPE,
+    RESULT_TYPE,
+    ActionError,
+    ActionResult,
+    CommandProgress,
+    ResultStatus,
+)
 from kxflow_contracts.runtime.connections import KafkaTarget
 from kxflow_contracts.runtime.keyed_consumer import KeyedConsumer
 from kxflow_contracts.runtime.ledger import Claim, Decision
@@ -86,6 +96,47 @@ def result_event(cmd: ActionCommand, result: ActionResult, source: str) -> Cloud
     )
 
 
+# A command that waits (for its organisation's API budget) longer than this is reported holding.
+HOLDING_AFTER_S = 3.0
+_holding: ContextVar[Callable[[str], Awaitable[None]] | None] = ContextVar("kxflow_holding", default=None)
+
+
+@asynccontextmanager
+async def holding_watch(detail: str, after_s: float | None = None) -> AsyncIterator[None]:
+    """Around a wait of the command being executed (in this task): if it lasts longer than
+    ``after_s``, the command's progress is published once as ``holding`` with ``detail``. Outside a
+    command (a poll, a backfill) it does nothing."""
+    report = _holding.get()
+    if report is None:
+        yield
+        return
+    delay = HOLDING_AFTER_S if after_s is None else after_s
+
+    async def later() -> None:
+        await asyncio.sleep(delay)  # a timer: the progress is said only if the wait lasts this long
+        await report(detail)
+
+    task = asyncio.create_task(later())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def progress_event(cmd: ActionCommand, progress: CommandProgress, source: str) -> CloudEvent:
+    """The progress event; one id per command attempt and state (a duplicate is the same event)."""
+    return CloudEvent(
+        id=f"{cmd.command_id}:{cmd.attempt}:{progress.state}",
+        source=source,
+        type=PROGRESS_TYPE,
+        subject=cmd.command_id,
+        tenant=cmd.tenant,
+        data=progress,
+    )
+
+
 def deadline_error(cmd: ActionCommand) -> ActionError | None:
     if cmd.not_after is None or cmd.not_after >= datetime.now(UTC):
         return None
@@ -135,9 +186,26 @@ class CommandRunner:
         """Run the port and turn what happened into an :class:`ActionResult` (no ledger, no Kafka)."""
         started = time.perf_counter()
         status, output, error = ResultStatus.succeeded, None, deadline_error(cmd)
+        said: list[str] = []
+
+        async def report_holding(detail: str) -> None:
+            if said:
+                return
+            said.append(detail)
+            progress = CommandProgress(
+                command_id=cmd.command_id,
+                run_id=cmd.run_id,
+                step_id=cmd.step_id,
+                attempt=cmd.attempt,
+                since=datetime.now(UTC),
+                detail=detail,
+            )
+            await self._results.publish(progress_event(cmd, progress, self._source), cmd.run_id)
+
         if error is not None:
             status = ResultStatus.failed
         else:
+            token = _holding.set(report_holding)
             try:
                 output = await self._port.run(cmd, reexecution)
                 if output is None:
@@ -149,6 +217,8 @@ class CommandRunner:
                 if error is None:
                     raise
                 status = ResultStatus.failed
+            finally:
+                _holding.reset(token)
         return ActionResult(
             command_id=cmd.command_id,
             run_id=cmd.run_id,

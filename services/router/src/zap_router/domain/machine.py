@@ -21,15 +21,24 @@ from typing import Any
 
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
-from kxflow_contracts.results import ActionResult, ResultStatus
-from kxflow_contracts.runs import CANCELLED, FINISHED_STATES, HANDLED, RunEvent, RunStatus, RunTransition
+from kxflow_contracts.results import ActionResult, CommandProgress, ResultStatus
+from kxflow_contracts.runs import (
+    CANCELLED,
+    FINISHED_STATES,
+    HANDLED,
+    HOLDING,
+    RunEvent,
+    RunStatus,
+    RunTransition,
+)
 from zap_router.domain import graph
 from zap_router.domain.matching import ActiveZap
 from zap_router.domain.retry import next_delay
 from zap_router.domain.runs import StepStatus, error_doc
 from zap_router.domain.zaps import ResolvedStep
 
-CANCELLABLE = (RunStatus.running.value, RunStatus.waiting.value)
+CANCELLABLE = (RunStatus.running.value, RunStatus.waiting.value, HOLDING)
+IN_FLIGHT = (RunStatus.running.value, HOLDING)  # a step's command is out (holding: at its gateway)
 
 
 @dataclass
@@ -100,6 +109,8 @@ def run_event(
     detail = None
     if status in (CANCELLED, HANDLED):  # runs.v1's status enum predates them (kxflow_contracts.runs)
         status, detail = RunStatus.halted.value, status
+    elif status == HOLDING:  # still running, at its gateway
+        status, detail = RunStatus.running.value, HOLDING
     return RunEvent(
         run_id=run["_id"],
         tenant=run["tenant"],
@@ -383,10 +394,29 @@ def unstorable_result(
     return t
 
 
+def holding(run: dict[str, Any], progress: CommandProgress, now: datetime) -> Transition:
+    """The gateway says the step's command waits for its organisation's budget: the run shows
+    ``holding`` (as Zapier's "Holding") until the result moves it on. Only for the command and
+    attempt the run is waiting for; anything else (a late word, another attempt) is stale."""
+    path = progress.step_id
+    state = run.get("steps", {}).get(path) or {}
+    if (
+        run.get("status") not in IN_FLIGHT
+        or state.get("command_id") != progress.command_id
+        or state.get("status") != StepStatus.running
+        or state.get("attempt") != progress.attempt
+    ):
+        return Transition(Outcome.stale)
+    t = Transition(Outcome.apply, guard=Guard(run["status"], path, StepStatus.running, progress.attempt))
+    t.patch.run.update(status=HOLDING, updated_at=now)
+    t.patch.step(path).update(holding_since=progress.since, holding=progress.detail[:200])
+    return t
+
+
 def cancel(run: dict[str, Any], reason: str, now: datetime) -> Transition | str:
     """End a running or waiting run ``cancelled``; the refusal's reason for any other run."""
     if run["status"] not in CANCELLABLE:
-        return f"run {run['_id']} is {run['status']}; only running or waiting runs can stop"
+        return f"run {run['_id']} is {run['status']}; only running or waiting (or holding) runs can stop"
     error = error_doc("cancelled", reason)
     t = Transition(Outcome.apply, guard=Guard(run["status"], updated_at=run["updated_at"]))
     t.patch.run.update(status=CANCELLED, finished_at=now, updated_at=now, error=error)

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from kxflow_contracts.catalog import Catalog
 from kxflow_contracts.commands import ActionCommand
 from kxflow_contracts.envelope import CloudEvent
-from kxflow_contracts.results import ActionResult
+from kxflow_contracts.results import ActionResult, CommandProgress
 from kxflow_contracts.runs import FINISHED_STATES, RunEvent, RunStatus, RunTransition
 from zap_router.adapters.errors import is_transient
 from zap_router.adapters.metrics import RouterMetrics
@@ -364,6 +364,19 @@ class RunEngine:
             await self.publisher.wait(pending)
         return poison
 
+    async def on_progress(self, progress: list[CommandProgress]) -> None:
+        """Gateways' word that commands wait for their organisation's budget: those runs show
+        ``holding`` until their results come. Best effort: a word that loses a race with its
+        result (or is about anything else) changes nothing."""
+        now = self.clock.now()
+        for item in progress:
+            run = await self.runs.get(item.run_id)
+            if run is None:
+                continue
+            t = machine.holding(run, item, now)
+            if t.outcome is machine.Outcome.apply and t.guard is not None:
+                await self.runs.write(run, t.patch, t.guard)
+
     async def _apply(
         self, run: dict[str, Any], result: ActionResult, attempt: int, pending: list[Any]
     ) -> dict[str, Any] | None:
@@ -528,7 +541,7 @@ class RunEngine:
                 # From now on, watch the new attempt like any sent command.
                 await self.schedule.set(run["_id"], now + self.redispatch_after, "check", sid, attempt + 1)
             elif (
-                run["status"] == RunStatus.running.value
+                run["status"] in machine.IN_FLIGHT
                 and state.get("status") == StepStatus.running
                 and state.get("attempt") == attempt
             ):
@@ -573,7 +586,7 @@ class RunEngine:
         state = run.get("steps", {}).get(sid or "")
         if state is None:
             return
-        if run["status"] == RunStatus.running.value and state.get("status") == StepStatus.running:
+        if run["status"] in machine.IN_FLIGHT and state.get("status") == StepStatus.running:
             await self.schedule.add_check(run["_id"], now + self.redispatch_after, sid, int(state["attempt"]))
         elif run["status"] == RunStatus.waiting.value:
             wake = state.get("next_attempt_at") or now

@@ -19,7 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from kxflow_contracts.envelope import CloudEvent, EnvelopeError, decode
-from kxflow_contracts.results import RESULT_TYPE, ActionResult
+from kxflow_contracts.results import PROGRESS_TYPE, RESULT_TYPE, ActionResult, CommandProgress
 from kxflow_contracts.runtime.kafka import PoisonMessage, dead_letter_record, subscribe_changelog
 from zap_router.adapters.metrics import RouterMetrics
 from zap_router.adapters.step_test_store import StepTestStore
@@ -98,9 +98,13 @@ def register_consumers(
     async def on_action_results(msg: KafkaMessage) -> None:
         results: list[tuple[ActionResult, int]] = []
         sources: list[Any] = []
+        progress: list[CommandProgress] = []
         for record in msg.raw_message:
             try:
                 event = decode(record.value, record.headers)
+                if event.type == PROGRESS_TYPE:
+                    progress.append(CommandProgress.model_validate(event.data))
+                    continue
                 if event.type != RESULT_TYPE:
                     raise PoisonMessage(f"unexpected ce_type {event.type!r} on the results topic")
                 result = ActionResult.model_validate(event.data)
@@ -114,6 +118,8 @@ def register_consumers(
                 continue
             results.append((result, attempt))
             sources.append(record)
+        if progress:
+            await engine.on_progress(progress)
         poison = await engine.on_results(results)
         for position, reason in poison.items():
             await dead_letter(sources[position], PoisonMessage(reason))

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from kxflow_contracts.runtime.commands import holding_watch
 from kxflow_contracts.runtime.shared_limits import Rule, SharedRateLimits
 from xero_gateway.domain.budget import DAY, MINUTE, AppBudget, OrgBudget, Priority
 from xero_gateway.domain.clock import Clock
@@ -97,7 +98,9 @@ class Scheduler:
         heapq.heappush(state.waiters, (int(priority), next(self._seq), fut))
         self._pump(org)
         try:
-            await fut
+            # A command kept waiting here for its organisation's budget is reported holding.
+            async with holding_watch(f"waiting for the Xero organisation {org}'s API budget"):
+                await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
                 state.budget.release()
@@ -107,7 +110,8 @@ class Scheduler:
         shared, admission = self.shared, None
         try:
             if shared is not None:
-                admission = await shared.admit(*self.shared_rules(org))
+                async with holding_watch(f"waiting for the Xero organisation {org}'s API budget"):
+                    admission = await shared.admit(*self.shared_rules(org))
             yield
         finally:
             if shared is not None and admission is not None:
