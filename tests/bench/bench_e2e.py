@@ -257,6 +257,8 @@ class Timeline:
                 self.event_of_tx.setdefault(tx, (headers["ce_id"], r.timestamp))
         elif topic == self.topics.action_results:
             res = json.loads(r.value)
+            if "status" not in res:
+                return  # a command's progress (holding), not its result
             self.results.setdefault((res["run_id"], res["step_id"]), r.timestamp)
             if res["step_id"] == FIRST_XERO_STEP:
                 self.first_xero.setdefault(res["run_id"], r.timestamp)

@@ -15,6 +15,7 @@ from waiting import wait_for
 
 from kxflow_contracts.commands import COMMAND_TYPE, ActionCommand
 from kxflow_contracts.envelope import CloudEvent, decode
+from kxflow_contracts.results import PROGRESS_TYPE
 from kxflow_contracts.runtime.kafka import publish_event
 from kxflow_contracts.topics import Topics
 
@@ -42,7 +43,8 @@ class Results:
             auto_offset_reset="earliest",
             group_id=f"t-{uuid.uuid4().hex[:6]}",
         )
-        self.items: list[CloudEvent] = []
+        self.items: list[CloudEvent] = []  # results
+        self.progress: list[CloudEvent] = []  # a command's progress (holding) before its result
         self._task: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> Results:
@@ -50,7 +52,8 @@ class Results:
 
         async def pump() -> None:
             async for rec in self.consumer:
-                self.items.append(decode(rec.value, rec.headers))
+                event = decode(rec.value, rec.headers)
+                (self.progress if event.type == PROGRESS_TYPE else self.items).append(event)
 
         self._task = asyncio.create_task(pump())
         return self
