@@ -11,42 +11,19 @@ from typing import Any
 
 import pytest
 import yaml
-from router_harness import ACME, GLOBEX, ok, publish_events, trigger_event
+from router_harness import ACME, GLOBEX, ok
+from test_router_api import TAG, send
 from typer.testing import CliRunner
 from waiting import wait_for
 
 from kxflow_contracts.commands import command_id
 from zap_router.domain.runs import run_id_for
 from zap_router.entrypoints.cli import app as zapctl
-from zap_router.testing import purchase_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
 
-TAG: dict[str, Any] = {
-    "name": "tag buyers",
-    "trigger": {
-        "app": "kartra",
-        "event": "kartra.product.purchased",
-        "connection": "kartra-main",
-        "params": {"product_id": "123"},
-    },
-    "filter": {"any": [{"all": [{"field": "trigger.transaction.amount", "op": "gt", "value": 0}]}]},
-    "steps": [
-        {
-            "id": "tag",
-            "action": "kartra.lead.tag.assign",
-            "input": {"lead_email": "{{ trigger.lead.email }}", "tag": "buyer"},
-        }
-    ],
-}
-
-
-async def send(router, event_id: str, tenant: str = "acme", **data: Any) -> None:
-    settings = router.services.settings
-    event = trigger_event(event_id, tenant, purchase_event(connection_id="kartra-main", **data))
-    await publish_events(
-        settings.kafka_bootstrap_servers, settings.topics.kartra_events, [(f"{tenant}:L1", event)]
-    )
+# The tag zap, with a filter so a catch-up also records a filtered run.
+TAG = {**TAG, "filter": {"any": [{"all": [{"field": "trigger.transaction.amount", "op": "gt", "value": 0}]}]}}
 
 
 async def status_of(router, zap_id: str, event_id: str) -> str | None:

@@ -11,45 +11,20 @@ from typing import Any
 import pytest
 import yaml
 from design_zap import DESIGN_EXAMPLE
-from router_harness import ACME, GLOBEX, ok, publish_events, trigger_event
+from router_harness import ACME, GLOBEX, ok
+from test_router_api import TAG, send
 from typer.testing import CliRunner
 from waiting import wait_for
 
 from kxflow_contracts.results import ActionResult
 from zap_router.domain.runs import run_id_for
 from zap_router.entrypoints.cli import app as zapctl
-from zap_router.testing import purchase_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
-
-TAG: dict[str, Any] = {
-    "name": "tag buyers",
-    "trigger": {
-        "app": "kartra",
-        "event": "kartra.product.purchased",
-        "connection": "kartra-main",
-        "params": {"product_id": "123"},
-    },
-    "steps": [
-        {
-            "id": "tag",
-            "action": "kartra.lead.tag.assign",
-            "input": {"lead_email": "{{ trigger.lead.email }}", "tag": "buyer"},
-        }
-    ],
-}
 
 
 def with_tag(tag: str) -> dict[str, Any]:
     return {**TAG, "steps": [{**TAG["steps"][0], "input": {**TAG["steps"][0]["input"], "tag": tag}}]}
-
-
-async def send(router, event_id: str, **data: Any) -> None:
-    settings = router.services.settings
-    event = trigger_event(event_id, "acme", purchase_event(connection_id="kartra-main", **data))
-    await publish_events(
-        settings.kafka_bootstrap_servers, settings.topics.kartra_events, [("acme:L1", event)]
-    )
 
 
 async def run_of(router, zap_id: str, event_id: str, status: str) -> dict[str, Any]:

@@ -12,24 +12,16 @@ from typing import Any
 
 import pytest
 from design_zap import DESIGN_EXAMPLE
-from router_harness import ACME, GLOBEX, ok, publish_events, trigger_event
+from router_harness import ACME, GLOBEX, ok
+from test_router_api import send
 from typer.testing import CliRunner
 from waiting import wait_for
 
 from kxflow_contracts.commands import command_id
 from zap_router.domain.runs import run_id_for
 from zap_router.entrypoints.cli import app as zapctl
-from zap_router.testing import purchase_event
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mongo]
-
-
-async def send(router, event_id: str, **data: Any) -> None:
-    settings = router.services.settings
-    event = trigger_event(event_id, "acme", purchase_event(connection_id="kartra-main", **data))
-    await publish_events(
-        settings.kafka_bootstrap_servers, settings.topics.kartra_events, [("acme:L1", event)]
-    )
 
 
 async def test_a_step_renders_against_a_past_event_and_executes_only_when_asked(router):

@@ -33,7 +33,7 @@ from zap_router.domain.context import run_context, trigger_context
 from zap_router.domain.filters import passes
 from zap_router.domain.matching import ActiveZap, MatchIndex
 from zap_router.domain.runs import run_id_for
-from zap_router.engine.dryrun import EventReader
+from zap_router.engine.dryrun import EventReader, events_of
 from zap_router.engine.runner import RunEngine
 from zap_router.engine.zaps import ZapService
 
@@ -195,15 +195,7 @@ class Catchups:
         index = MatchIndex()
         index.upsert(zap)
 
-        def want(event: CloudEvent) -> bool:
-            return (
-                event.tenant == zap.tenant
-                and event.type == entry.ce_type
-                and isinstance(event.data, dict)
-                and event.data.get("connection_id") == zap.connection
-                and zap.params_match(event.data)
-            )
-
+        want = events_of(zap, entry.ce_type)
         status, error = "succeeded", None
         try:
             pages = self.reader.scan(self.topics.events_for(entry.app), job["since"], job["until"], want)

@@ -40,6 +40,23 @@ class EventReader(Protocol):
     ) -> AsyncIterator[ScanPage]: ...
 
 
+def events_of(zap: ActiveZap, ce_type: str, event_id: str | None = None) -> Callable[[CloudEvent], bool]:
+    """A predicate for the trigger events ``zap`` runs on: its tenant, trigger type, connection
+    and parameters (and one event id, when given). Catch-up and test-a-step read the log with it."""
+
+    def want(event: CloudEvent) -> bool:
+        return (
+            event.tenant == zap.tenant
+            and event.type == ce_type
+            and isinstance(event.data, dict)
+            and event.data.get("connection_id") == zap.connection
+            and zap.params_match(event.data)
+            and (event_id is None or event.id == event_id)
+        )
+
+    return want
+
+
 async def dry_run(
     *,
     spec: ZapSpec,

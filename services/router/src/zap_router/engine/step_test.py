@@ -33,7 +33,7 @@ from zap_router.domain.matching import ActiveZap
 from zap_router.domain.runs import outputs_of, plan_step, run_id_for
 from zap_router.domain.zaps import StepKind
 from zap_router.engine.active import active_from_record, changelog_record
-from zap_router.engine.dryrun import EventReader
+from zap_router.engine.dryrun import EventReader, events_of
 from zap_router.engine.zaps import ZapNotFound, ZapService
 
 TEST_PREFIX = "t_"  # run ids of step tests: results with one go to step_tests, not to runs
@@ -95,16 +95,7 @@ class StepTests:
     async def _event(self, zap: ActiveZap, event_id: str | None, since: datetime | None) -> CloudEvent:
         entry = self.catalog.get(zap.trigger_key)
 
-        def want(event: CloudEvent) -> bool:
-            return (
-                event.tenant == zap.tenant
-                and event.type == entry.ce_type
-                and isinstance(event.data, dict)
-                and event.data.get("connection_id") == zap.connection
-                and zap.params_match(event.data)
-                and (event_id is None or event.id == event_id)
-            )
-
+        want = events_of(zap, entry.ce_type, event_id)
         now = datetime.now(UTC)  # the window is in Kafka record time
         start = since or now - timedelta(days=7)
         found = await self.reader.read(
