@@ -189,6 +189,37 @@ async def id_lookups(url: str) -> str:
         await client.close()
 
 
+# -- n8n beside kxflow (issue 13) -----------------------------------------------------------------------
+def n8n_install() -> subprocess.Popen[bytes] | str | None:
+    """Start n8n's npm install into the cache unless it is there: None (installed), the running
+    install, or why it cannot run."""
+    sys.path.insert(0, str(BENCH))
+    import n8n_side
+
+    if n8n_side.installed():
+        return None
+    print(f"## n8n {n8n_side.N8N_VERSION}: npm install into {n8n_side.CACHE} (background, nice)", flush=True)
+    return n8n_side.start_install()
+
+
+def n8n_ready(install: subprocess.Popen[bytes] | str | None, timeout: float = 3600) -> str:
+    """Empty when n8n is installed (waiting for the install if it runs), else why not."""
+    import n8n_side
+
+    if isinstance(install, str):
+        return install
+    if install is not None:
+        print("## waiting for the n8n install to finish", flush=True)
+        try:
+            code = install.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            install.terminate()
+            return f"npm install still running after {timeout:.0f}s"
+        if code != 0:
+            return f"npm install failed (exit {code}; see {n8n_side.CACHE / 'install.log'})"
+    return "" if n8n_side.installed() else f"n8n {n8n_side.N8N_VERSION} not found in {n8n_side.CACHE}"
+
+
 # -- the benchmark scripts ------------------------------------------------------------------------------
 def run_script(name: str, args: list[str], env: dict[str, str], out_dir: Path, timeout: float) -> dict:
     path = out_dir / f"{name}.json"
@@ -518,6 +549,68 @@ def cost_rows(c: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _nearest(ladder: list[dict[str, Any]], rate: float, key: str = "target_rate") -> dict[str, Any] | None:
+    return min(ladder, key=lambda s: abs(s[key] - rate), default=None)
+
+
+def side_by_side(r: dict[str, Any]) -> str:
+    """kxflow beside n8n from the same run (issue 13), or why n8n is not there."""
+    n8n = r.get("n8n")
+    if not n8n:
+        return ""
+    if "skipped" in n8n or "error" in n8n:
+        return f"n8n beside kxflow: not measured in this run ({n8n.get('skipped') or n8n.get('error')})."
+    t, c = r.get("e2e", {}).get("throughput_mode", {}), r.get("e2e", {}).get("cost", {})
+    kx5, n5 = _nearest(t.get("ladder", []), 5.0), _nearest(n8n.get("ladder", []), 5.0, "rate")
+    kxb, nb = t.get("max_sustainable"), n8n.get("max_sustainable")
+    intake = r["services"].get("bench_kartra_intake", {})
+
+    def lat(step: dict[str, Any] | None, key: str) -> str:
+        if not step:
+            return "no stable step"
+        rate = step.get("target_rate", step.get("rate"))
+        return f"at {rate:g}/s: p50 {fmt(step[key]['p50'], ' ms')}, p99 {fmt(step[key]['p99'], ' ms')}"
+
+    rows = [
+        [
+            "highest sustainable rate",
+            fmt(t.get("max_sustainable_rate"), "/s", 1),
+            fmt(n8n["max_sustainable_rate"], "/s", 1),
+        ],
+        [
+            "webhook answer p99",
+            f"{fmt(intake.get('p99_ms'), ' ms', 1)} (kartra intake bench, "
+            f"{intake.get('concurrency', '?')} in flight)",
+            f"{fmt((nb or {}).get('answer_ms', {}).get('p99'), ' ms', 1)} (at its highest sustainable rate)",
+        ],
+        [
+            "webhook → last Xero call, near 5/s (kxflow: → run finished)",
+            lat(kx5, "pipeline_ms"),
+            lat(n5, "last_xero_ms"),
+        ],
+        [
+            "webhook → last Xero call, highest sustainable rate",
+            lat(kxb, "pipeline_ms"),
+            lat(nb, "last_xero_ms"),
+        ],
+        [
+            f"CPU-ms per purchase at {c.get('rate', 2):g}/s (own processes; sandbox apart)",
+            f"{fmt(c.get('cpu_ms_kxflow_all'), ' ms', 1)} (3 services + Kafka + FerretDB, net of idle)",
+            f"{fmt(n8n.get('cost', {}).get('cpu_ms_per_purchase'), ' ms', 1)} (n8n and its children, gross)",
+        ],
+        [
+            "Xero calls per purchase (new buyer)",
+            fmt(c.get("xero_calls_per_purchase"), "", 2),
+            fmt(n8n.get("cost", {}).get("xero_calls_per_purchase"), "", 2),
+        ],
+        ["what it guarantees", n8n["guarantees"]["kxflow"], n8n["guarantees"]["n8n"]],
+    ]
+    head = ["measure (same run, same ladder)", "kxflow", f"n8n {n8n['version']} (legacy expression engine)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(x).replace("|", "/") for x in row) + " |" for row in rows]
+    return "kxflow beside n8n (issue 13):\n\n" + "\n".join(lines)
+
+
 def markdown(rows: list[list[str]]) -> str:
     head = ["area", "measure", "figure", "floor / context (same run)", "target", "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -546,8 +639,9 @@ def update_docs(text: str, path: Path) -> None:
 
 
 # -- main -----------------------------------------------------------------------------------------------
-def plan(smoke: bool) -> list[tuple[str, list[str], float]]:
-    """(script, args, timeout s) per benchmark; the full form is sized for < 10 minutes in all."""
+def plan(smoke: bool, n8n: bool = False) -> list[tuple[str, list[str], float]]:
+    """(script, args, timeout s) per benchmark; the full form is sized for < 10 minutes in all
+    (n8n beside it, issue 13, adds its ladder; never in the smoke form)."""
     if smoke:
         return [
             ("bench_kartra_intake", ["--smoke"], 180),
@@ -560,6 +654,7 @@ def plan(smoke: bool) -> list[tuple[str, list[str], float]]:
         ("bench_router", [], 600),
         ("bench_xero_scheduler", ["--orgs", "20", "--minutes", "2"], 600),
         ("bench_e2e", [], 900),
+        *([("bench_n8n", [], 1800)] if n8n else []),
     ]
 
 
@@ -570,8 +665,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=Path, default=DOC, help="the document --update-docs rewrites")
     p.add_argument("--json", type=Path, default=ROOT / "bench-results" / "latest.json")
     p.add_argument("--only", nargs="*", help="run only these benchmarks (script names)")
+    p.add_argument("--no-n8n", action="store_true", help="leave out n8n beside kxflow (issue 13)")
     args = p.parse_args(argv)
     started = time.monotonic()
+    with_n8n = not (args.smoke or args.no_n8n or (args.only and "bench_n8n" not in args.only))
+    install = n8n_install() if with_n8n else None  # in the background: it can take many minutes
     infra = ensure_infra()
     env = {**os.environ, **infra}
     results: dict[str, Any] = {"machine": machine(), "infra": infra}
@@ -585,12 +683,22 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.json.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     results["services"] = {}
-    for name, script_args, timeout in plan(args.smoke):
+    if args.no_n8n and not args.smoke:
+        results["n8n"] = {"skipped": "--no-n8n"}
+    for name, script_args, timeout in plan(args.smoke, with_n8n):
         if args.only and name not in args.only:
             continue
+        if name == "bench_n8n":
+            why = n8n_ready(install)
+            if why:
+                print(f"## bench_n8n: skipped: {why}", flush=True)
+                results["n8n"] = {"skipped": why}
+                continue
         figures = run_script(name, script_args, env, out_dir, timeout)
         if name == "bench_e2e":
             results["e2e"] = figures
+        elif name == "bench_n8n":
+            results["n8n"] = figures
         else:
             results["services"][name] = figures
     m = results["machine"]
@@ -603,12 +711,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     args.json.write_text(json.dumps(results, indent=2, default=str))
     text = f"Machine: {machine_line(m)}.\n\n{markdown(rows)}"
+    if beside := side_by_side(results):
+        text += f"\n\n{beside}"
     print()
     print(text)
     print(f"\nfigures: {args.json}")
     if args.update_docs:
         update_docs(text, args.docs)
     failed = [n for n, f in {**results["services"], "e2e": results.get("e2e", {})}.items() if "error" in f]
+    if install is not None and not isinstance(install, str) and install.poll() is None:
+        install.terminate()
     return 1 if failed else 0
 
 
