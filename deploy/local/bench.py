@@ -227,7 +227,10 @@ def run_script(name: str, args: list[str], env: dict[str, str], out_dir: Path, t
     cmd = [sys.executable, str(BENCH / f"{name}.py"), *args, "--json", str(path)]
     print(f"## {name}: {' '.join(cmd[1:])}", flush=True)
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=ROOT, timeout=timeout, check=False)
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:  # one part's time-out must not lose every other figure
+        return {"error": f"timed out after {timeout:.0f}s", "seconds": round(time.monotonic() - t0, 1)}
     took = time.monotonic() - t0
     if not path.exists():
         return {"error": f"exit {proc.returncode}, no figures", "seconds": took}
@@ -596,7 +599,7 @@ def side_by_side(r: dict[str, Any]) -> str:
         [
             f"CPU-ms per purchase at {c.get('rate', 2):g}/s (own processes; sandbox apart)",
             f"{fmt(c.get('cpu_ms_kxflow_all'), ' ms', 1)} (3 services + Kafka + FerretDB, net of idle)",
-            f"{fmt(n8n.get('cost', {}).get('cpu_ms_per_purchase'), ' ms', 1)} (n8n and its children, gross)",
+            f"{fmt(n8n.get('cost', {}).get('cpu_ms_per_purchase'), ' ms', 1)} (n8n + children, net of idle)",
         ],
         [
             "Xero calls per purchase (new buyer)",

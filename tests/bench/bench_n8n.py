@@ -88,9 +88,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await n8n.start()
             print(f"n8n up in {time.monotonic() - t0:.1f}s", flush=True)
             await n8n_side.step(n8n, http, sandbox, 2.0, 2.0, args.grace, spread)  # warm-up
+            cpu0, t0 = n8n.cpu_seconds(), time.monotonic()
+            await asyncio.sleep(args.idle_seconds)  # the idle window being measured, not a wait
+            idle_per_s = (n8n.cpu_seconds() - cpu0) / (time.monotonic() - t0)
             seconds = args.cost_purchases / args.cost_rate
+            t1 = time.monotonic()
             cost = await n8n_side.step(n8n, http, sandbox, args.cost_rate, seconds, args.grace, spread)
-            out["cost"] = asdict(cost)
+            idle_ms = 1000 * idle_per_s * (time.monotonic() - t1) / max(cost.done, 1)
+            out["cost"] = {
+                **asdict(cost),
+                "cpu_ms_per_purchase_gross": cost.cpu_ms_per_purchase,
+                "cpu_ms_per_purchase": max(
+                    0.0, cost.cpu_ms_per_purchase - idle_ms
+                ),  # net of idle, as kxflow's
+            }
             ladder: list[n8n_side.Step] = []
             rate = args.start_rate
             while rate <= args.max_rate:
@@ -123,9 +134,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grace", type=float, default=5.0)
     p.add_argument("--cost-rate", type=float, default=2.0)
     p.add_argument("--cost-purchases", type=int, default=200)
+    p.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window subtracted")
     args = p.parse_args(argv)
     if args.smoke:
         args.start_rate, args.max_rate, args.step_seconds, args.cost_purchases = 5.0, 5.0, 2.0, 8
+        args.idle_seconds = 2.0
     return args
 
 
