@@ -129,7 +129,26 @@ def infra_pids(*addresses: str) -> dict[str, int]:
     )
     names = {"kafka": "kafka (shared)", "mongo": "ferretdb (shared)"}
     found = re.finditer(r"(kafka|mongo): up \(pid (\d+), ([\d.:]+)", out.stdout + out.stderr)
-    return {names[m[1]]: int(m[2]) for m in found if any(m[3] in a for a in addresses)}
+    pids = {names[m[1]]: int(m[2]) for m in found if any(m[3] in a for a in addresses)}
+    for name, address in zip(names.values(), addresses, strict=True):
+        if name not in pids and (pid := listener(address)):
+            pids[name] = pid  # whatever listens on the address (infra.sh status said nothing)
+    return pids
+
+
+def listener(address: str) -> int | None:
+    """The pid listening on the port of ``host:port`` or a ``mongodb://host:port/...`` URL."""
+    m = re.search(r":(\d+)(?:[/?,]|$)", address.split("://")[-1])
+    if not m:
+        return None
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except psutil.Error:
+        return None
+    port = int(m[1])
+    return next(
+        (c.pid for c in conns if c.status == "LISTEN" and c.laddr and c.laddr.port == port and c.pid), None
+    )
 
 
 async def partitions(bootstrap: str, topics: list[str]) -> list[Any]:
