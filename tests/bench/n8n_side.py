@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -283,19 +284,28 @@ async def step(
     calls1 = (await http.get(f"{sandbox}/_sandbox/stats")).json()["api_calls"]
     st.sent, st.answered, st.done = count, len(answers), len(ends)
     st.send_rate = count / took
-    latencies = sorted((ends[k] - sent_at[k]) * 1000 for k in ends if k in sent_at)
+    in_order = sorted((k for k in ends if k in sent_at), key=lambda k: sent_at[k])
+    latencies = [(ends[k] - sent_at[k]) * 1000 for k in in_order]
     st.answer_ms, st.last_xero_ms = spread(answers), spread(latencies)
     if ends:
         span = max(ends.values()) - min(sent_at.values())
         st.completion_rate = len(ends) / max(span, 1e-3)
     st.cpu_ms_per_purchase = 1000 * (cpu1 - cpu0) / max(st.done, 1)
     st.xero_calls_per_purchase = (calls1 - calls0) / max(st.done, 1)
+    third = max(1, len(latencies) // 3)
     if st.answered < st.sent:
         st.why = f"{st.sent - st.answered} webhooks not answered 200"
     elif st.done < st.answered:
         st.why = f"{st.answered - st.done} purchases without their payment call"
     elif drain > grace:
         st.why = f"backlog: {drain:.1f}s to drain after the last send (grace {grace:.0f}s)"
+    elif st.done >= 10 and st.completion_rate < 0.75 * min(rate, st.send_rate):
+        st.why = f"purchases done at {st.completion_rate:.1f}/s, below the send rate"
+    elif (
+        len(latencies) >= 6
+        and statistics.median(latencies[-third:]) > 2 * statistics.median(latencies[:third]) + 500
+    ):  # bench_e2e's rule, so both ladders stop on the same grounds
+        st.why = "latency grew during the step"
     elif st.send_rate < 0.9 * rate:
         st.why = f"load generator reached only {st.send_rate:.0f}/s"
     st.stable = not st.why
