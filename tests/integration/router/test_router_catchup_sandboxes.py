@@ -50,6 +50,20 @@ async def test_catch_up_over_runs_already_done_writes_nothing_twice(kafka_bootst
         )
         assert res.status_code == 201, res.text
         zap_id = res.json()["id"]
+        # A sentinel on the same trigger whose filter never passes: its filtered runs (no writes) say
+        # the router has consumed a purchase, whatever the catch-up zap's state was.
+        sentinel = design_zap(system.kartra_connection["id"], xero_id, name="sentinel")
+        sentinel["filter"] = {
+            "any": [{"all": [{"field": "trigger.transaction.amount", "op": "lt", "value": 0}]}]
+        }
+        res = await http.post(f"{router}/v1/zaps", json=sentinel, headers=ACME)
+        assert res.status_code == 201, res.text
+        sentinel_id = res.json()["id"]
+
+        async def consumed(purchases: int) -> bool:
+            params = {"zap_id": sentinel_id, "status": "filtered"}
+            items = (await http.get(f"{router}/v1/runs", params=params, headers=ACME)).json()["items"]
+            return len(items) >= purchases
 
         async def purchase(email: str) -> str:
             res = await http.post(
@@ -79,6 +93,7 @@ async def test_catch_up_over_runs_already_done_writes_nothing_twice(kafka_bootst
         runs = await wait_for(lambda: succeeded(live), timeout=120, interval=0.3, message="the live runs")
         await http.post(f"{router}/v1/zaps/{zap_id}/disable", headers=ACME)
         missed = await purchase("buyer3@example.com")  # no run: the zap is off
+        await wait_for(lambda: consumed(3), timeout=60, interval=0.3, message="the third purchase consumed")
         await http.post(f"{router}/v1/zaps/{zap_id}/enable", headers=ACME)
 
         # The second live run is lost from the store; its writes were done.
