@@ -497,8 +497,8 @@ stop_component() { # name sdir
 kafka_url() { printf 'KAFKA_BOOTSTRAP_SERVERS=%s:%s\n' "$HOST" "$KAFKA_PORT"; }
 mongo_url() { printf 'MONGODB_URL=mongodb://%s:%s/?directConnection=true\n' "$HOST" "$MONGO_PORT"; }
 
-status_component() { # name sdir port
-    local name="$1" sdir="$2" port="$3" pid
+status_component() { # name sdir port [cafile]
+    local name="$1" sdir="$2" port="$3" cafile="${4:-}" pid
     if pid="$(running_pid "$sdir")"; then
         if probe "${name%%-*}" "$port" "$cafile"; then
             log "$name: up (pid $pid, $HOST:$port, state $sdir)"
