@@ -717,8 +717,11 @@ async def real_limits_mode(args: argparse.Namespace, out: dict[str, Any]) -> Non
         await drill.setup()
         await timeline.start()
         bench = Bench(drill, timeline, sb)
+        # The burst drains at the organisation's rate limit, not at the machine's pace: give it at
+        # least a minute (a wait with a deadline; it ends as soon as every run is finished).
+        drain = max(args.drain, 60.0)
         ph = await bench.phase(
-            "real limits", args.real_rate, args.real_purchases / args.real_rate, grace=1e9, drain=args.drain
+            "real limits", args.real_rate, args.real_purchases / args.real_rate, grace=1e9, drain=drain
         )
         orgs = (await drill.http.get(f"{sb}/_sandbox/orgs")).json()
         tenant = next(o["tenantId"] for o in orgs if o["name"] == "Acme AU")
