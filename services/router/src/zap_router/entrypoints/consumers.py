@@ -43,6 +43,22 @@ async def _raw(msg: Any) -> Any:
     return None
 
 
+def batch_group(settings: RouterSettings, group_id: str) -> dict[str, Any]:
+    """Subscriber options every router consumer group shares: batches of raw records from the
+    earliest offset, committed only when the handler returns (a failing batch is redelivered)."""
+    return {
+        "group_id": group_id,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+        "batch": True,
+        "max_records": settings.event_batch_max,
+        "batch_timeout_ms": settings.batch_timeout_ms,
+        "decoder": _raw,
+    }
+
+
 def register_consumers(
     broker: KafkaBroker,
     settings: RouterSettings,
@@ -53,17 +69,7 @@ def register_consumers(
 ) -> None:
     """``step_tests``: where results of executed step tests go (their run ids say so)."""
     topics = settings.topics
-    group = {
-        "group_id": settings.group_id,
-        "auto_offset_reset": "earliest",
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "session_timeout_ms": settings.session_timeout_ms,
-        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
-        "batch": True,
-        "max_records": settings.event_batch_max,
-        "batch_timeout_ms": settings.batch_timeout_ms,
-        "decoder": _raw,
-    }
+    group = batch_group(settings, settings.group_id)
 
     async def dead_letter(record: Any, exc: BaseException) -> None:
         await dead_letter_record(broker, record, exc)

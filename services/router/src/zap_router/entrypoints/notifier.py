@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
@@ -30,6 +29,7 @@ from zap_router.domain.notifications import (
     notice_from_run_event,
 )
 from zap_router.engine.notifier import Notifier, Outcomes
+from zap_router.entrypoints.consumers import batch_group
 from zap_router.entrypoints.deps import tenant_only
 from zap_router.settings import RouterSettings
 
@@ -114,21 +114,8 @@ def make_notifier(
 def register_notifier(broker: KafkaBroker, settings: RouterSettings, notifier: Notifier) -> None:
     """The notifier's own consumer group on runs.v1: a batch is committed once its items are stored."""
 
-    async def raw(msg: Any) -> Any:
-        return None
-
     @broker.subscriber(
-        settings.topics.runs,
-        group_id=settings.notify_group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        batch=True,
-        max_records=settings.event_batch_max,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        decoder=raw,
-        title="notifier-run-events",
+        settings.topics.runs, **batch_group(settings, settings.notify_group_id), title="notifier-run-events"
     )
     async def on_run_events(msg: KafkaMessage) -> None:
         notices: list[Notice] = []
@@ -153,21 +140,8 @@ def register_dead_letter_notices(broker: KafkaBroker, settings: RouterSettings, 
     and nothing here is dead-lettered again."""
     dlqs = [spec.name for spec in settings.topics.specs() if spec.name.endswith(DLQ_SUFFIX)]
 
-    async def raw(msg: Any) -> Any:
-        return None
-
     @broker.subscriber(
-        *dlqs,
-        group_id=f"{settings.notify_group_id}-dlq",
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        batch=True,
-        max_records=settings.event_batch_max,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        decoder=raw,
-        title="notifier-dead-letters",
+        *dlqs, **batch_group(settings, f"{settings.notify_group_id}-dlq"), title="notifier-dead-letters"
     )
     async def on_dead_letters(msg: KafkaMessage) -> None:
         notices: list[Notice] = []
