@@ -12,7 +12,7 @@ from opentelemetry import trace
 
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.payloads import WebhookRejected
-from kartra_gateway.entrypoints.webhooks import WebhookFastPath, Webhooks, webhook_router
+from kartra_gateway.entrypoints.webhooks import WebhookFastPath, Webhooks, router
 from kartra_gateway.service_layer.intake import IntakeResult, Outcome, Unauthorized, Unavailable
 from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
 
@@ -46,7 +46,8 @@ def _apps() -> tuple[FastAPI, WebhookFastPath, FakeIntake]:
     intake = FakeIntake()
     webhooks = Webhooks(intake, GatewayMetrics.create(), trace.get_tracer("test"))  # type: ignore[arg-type]
     routes = FastAPI()
-    routes.include_router(webhook_router(webhooks))
+    routes.include_router(router)
+    routes.state.webhooks = webhooks  # what entrypoints.deps reads, as main.create_app sets it
 
     @routes.get("/other")
     async def other() -> dict[str, str]:

@@ -37,3 +37,9 @@ def bearer_tenant(get_tokens: Callable[[], Mapping[str, str]]) -> Callable[[Requ
         return tenant
 
     return dependency
+
+
+def app_tenant(request: Request) -> str:
+    """A FastAPI dependency: the caller's tenant by the tokens of ``app.state.settings.api_tokens``
+    (the settings ``main.create_app`` puts on the app's state)."""
+    return bearer_tenant(lambda: request.app.state.settings.api_tokens)(request)

@@ -18,12 +18,10 @@ from kartra_gateway.adapters.dedupe_batcher import BatchedSeenKeys
 from kartra_gateway.adapters.kartra_client import KartraClient
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.adapters.rate_limiter import AppRateLimiter
-from kartra_gateway.entrypoints.connections_api import connections_router
-from kartra_gateway.entrypoints.webhooks import WEBHOOK_PATHS, WebhookFastPath, Webhooks, webhook_router
+from kartra_gateway.entrypoints import connections_api, webhooks
 from kartra_gateway.service_layer.execute import SOURCE, KartraActions
 from kartra_gateway.service_layer.intake import Intake
 from kartra_gateway.settings import GatewaySettings
-from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
 from kxflow_contracts.runtime.connections import check_kafka, mongo_options
 from kxflow_contracts.runtime.dedupe import SeenKeys
@@ -131,15 +129,14 @@ def create_app(
                 await mongo.close()
 
     app = FastAPI(title="kxflow kartra-gateway", version="1.0.0", lifespan=lifespan)
-    tenant = bearer_tenant(lambda: settings.api_tokens)
     checks = {"mongodb": mongo_check(mongo), "kafka": kafka_check(broker)}
     app.include_router(health_router(metrics.registry, checks))
-    webhooks = Webhooks(intake, metrics, tracer)
-    app.include_router(webhook_router(webhooks))
-    app.include_router(connections_router(connections, client, tenant, settings.public_base_url.rstrip("/")))
-    instrument_app(app, provider, traced_by_routes=WEBHOOK_PATHS)
+    intakes = webhooks.Webhooks(intake, metrics, tracer)
+    app.include_router(webhooks.router)
+    app.include_router(connections_api.router)
+    instrument_app(app, provider, traced_by_routes=webhooks.WEBHOOK_PATHS)
     app.add_middleware(AdminLimits, **settings.admin_limits())
-    app.add_middleware(WebhookFastPath, webhooks=webhooks)  # added last: the outermost
+    app.add_middleware(webhooks.WebhookFastPath, webhooks=intakes)  # added last: the outermost
     keep_retention(app, _retention(settings, ledger, seen_keys))
     watch_consumer_lag(
         app,
@@ -148,7 +145,9 @@ def create_app(
         [topics.kartra_commands],
         metrics.registry,
     )
-    app.state.settings = settings
+    app.state.settings = settings  # entrypoints.deps reads what the routes need from app.state
+    app.state.connections = connections
+    app.state.webhooks = intakes
     app.state.metrics = metrics
     app.state.executor = runner
     app.state.commands = commands

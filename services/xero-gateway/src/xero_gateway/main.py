@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 
-from kxflow_contracts.runtime.auth import bearer_tenant
 from kxflow_contracts.runtime.commands import CommandRunner, command_consumer
 from kxflow_contracts.runtime.connections import check_kafka, mongo_options
 from kxflow_contracts.runtime.dedupe import SeenKeys
@@ -47,8 +46,7 @@ from xero_gateway.adapters.xero_api import XeroApi
 from xero_gateway.domain.budget import AppBudget, OrgBudget
 from xero_gateway.domain.clock import Clock
 from xero_gateway.domain.report_demand import ReportDemand
-from xero_gateway.entrypoints import consumers
-from xero_gateway.entrypoints.http_routes import build_router
+from xero_gateway.entrypoints import consumers, http_routes
 from xero_gateway.service_layer.backfills import Backfills
 from xero_gateway.service_layer.connect import ConnectService
 from xero_gateway.service_layer.executor import Executor
@@ -225,19 +223,7 @@ def create_app(
                 await mongo.close()
 
     app = FastAPI(title="kxflow xero-gateway", version="1.0", lifespan=lifespan)
-    tenant_dep = bearer_tenant(lambda: settings.api_tokens)
-    app.include_router(
-        build_router(
-            connect,
-            tenant_dep,
-            settings.webhook_key,
-            publisher,
-            lambda n: metrics.webhook_events.inc(n),
-            backfills,
-            scheduler,
-        )
-    )
-
+    app.include_router(http_routes.router)
     app.include_router(health_router(metrics.registry, {"mongodb": mongo_check(db)}))
     instrument_app(app, provider)
     app.add_middleware(AdminLimits, **settings.admin_limits())
@@ -249,6 +235,9 @@ def create_app(
         [settings.topics.xero_commands, settings.topics.xero_webhooks_raw],
         metrics.registry,
     )
+    app.state.settings = settings  # entrypoints.deps reads what the routes need from app.state
+    app.state.connect = connect
+    app.state.metrics = metrics
     app.state.scheduler = scheduler
     app.state.repos = repos
     app.state.api = api

@@ -15,14 +15,15 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 
 from kartra_gateway.adapters.metrics import GatewayMetrics
 from kartra_gateway.domain.payloads import WebhookRejected
+from kartra_gateway.entrypoints import deps
 from kartra_gateway.service_layer.intake import Intake, IntakeResult, Unauthorized, Unavailable
 from kxflow_contracts.runtime.http import MAX_WEBHOOK_BODY_BYTES
 from kxflow_contracts.runtime.serving import ROUTE_KEY
@@ -103,28 +104,32 @@ class Webhooks:
         return Answer(200, {**outcome, "event_type": result.event_type})
 
 
-def webhook_router(webhooks: Webhooks) -> APIRouter:
-    """The intake routes as FastAPI declares them (served by :class:`WebhookFastPath` in the app)."""
-    router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"])
+"""The intake routes as FastAPI declares them (served by :class:`WebhookFastPath` in the app)."""
 
-    async def respond(answer: Answer) -> JSONResponse:
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+Intakes = Annotated[Webhooks, Depends(deps.webhooks)]
 
-    @router.post(WEBHOOK_ROUTE, summary="Kartra outbound-API webhook", max_body_size=MAX_WEBHOOK_BODY_BYTES)
-    async def kartra_webhook(connection_id: str, secret: str, request: Request) -> JSONResponse:
-        params = {"connection_id": connection_id, "secret": secret}
-        ctype, traceparent = request.headers.get("content-type", ""), request.headers.get("traceparent")
-        body = await request.body()
-        return await webhooks.answer("outbound", params, body, ctype, traceparent, respond)
 
-    @router.post(IPN_ROUTE, summary="Kartra IPN (payment notification)", max_body_size=MAX_WEBHOOK_BODY_BYTES)
-    async def kartra_ipn(connection_id: str, request: Request) -> JSONResponse:
-        params = {"connection_id": connection_id}
-        ctype, traceparent = request.headers.get("content-type", ""), request.headers.get("traceparent")
-        body = await request.body()
-        return await webhooks.answer("ipn", params, body, ctype, traceparent, respond)
+async def _respond(answer: Answer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
-    return router
+
+@router.post(WEBHOOK_ROUTE, summary="Kartra outbound-API webhook", max_body_size=MAX_WEBHOOK_BODY_BYTES)
+async def kartra_webhook(
+    connection_id: str, secret: str, request: Request, webhooks: Intakes
+) -> JSONResponse:
+    params = {"connection_id": connection_id, "secret": secret}
+    ctype, traceparent = request.headers.get("content-type", ""), request.headers.get("traceparent")
+    body = await request.body()
+    return await webhooks.answer("outbound", params, body, ctype, traceparent, _respond)
+
+
+@router.post(IPN_ROUTE, summary="Kartra IPN (payment notification)", max_body_size=MAX_WEBHOOK_BODY_BYTES)
+async def kartra_ipn(connection_id: str, request: Request, webhooks: Intakes) -> JSONResponse:
+    params = {"connection_id": connection_id}
+    ctype, traceparent = request.headers.get("content-type", ""), request.headers.get("traceparent")
+    body = await request.body()
+    return await webhooks.answer("ipn", params, body, ctype, traceparent, _respond)
 
 
 class WebhookFastPath:
