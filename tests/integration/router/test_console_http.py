@@ -425,3 +425,67 @@ async def test_failed_sign_ins_lock_out_that_address_only(router) -> None:
         runs = await elsewhere.get("/console/runs", headers={"Cookie": f"kxflow_console={cookie}"})
     assert runs.status_code == 200
     assert len(router.app.state.console.failed_sign_ins) == 1  # only the failing address is remembered
+
+
+async def test_test_this_step_renders_executes_and_is_tenant_scoped(router) -> None:
+    """The zap page's "Test this step" calls the API's StepTests: the rendered input of a step
+    against a past event, a refusal shown inline, an executed test's result polled until it is in;
+    no CSRF token 403, another tenant's zap 404."""
+    from test_router_api import send
+
+    router.gateway.responders.update(
+        {
+            "xero.contact.find_or_create": ok({"ContactID": "C-1"}),
+            "xero.sales_invoice.create": ok({"InvoiceID": "INV-T", "InvoiceNumber": "INV-0077"}),
+            "xero.payment.create": ok({"PaymentID": "P-1"}),
+        }
+    )
+    zap = (await router.http.post("/v1/zaps", json=DESIGN_EXAMPLE, headers=ACME)).json()
+    await router.http.post(f"/v1/zaps/{zap['id']}/disable", headers=ACME)  # only the test writes
+    await send(router, "st-1", amount=30)
+    acme = await sign_in(router, ACME_TOKEN)
+    page = await router.http.get(f"/console/zaps/{zap['id']}", headers=acme)
+    assert "Test this step" in page.text and '<option value="invoice">' in page.text
+    csrf = csrf_of(page.text)
+    url = f"/console/zaps/{zap['id']}/test-step"
+    form = {"csrf": csrf, "step": "contact", "event_id": "st-1"}
+
+    async def rendered() -> httpx.Response | None:
+        answer = await router.http.post(url, data=form, headers={**acme, "HX-Request": "true"})
+        return answer if 'data-testid="step-test-input"' in answer.text else None
+
+    shown = await wait_for(rendered, timeout=30, message="the event in the trigger topic")
+    assert shown.status_code == 200 and 'id="step-test"' in shown.text and "<html" not in shown.text
+    assert "Ada Lovelace" in html.unescape(shown.text) and "st-1" in shown.text
+    assert "rendered" in shown.text and not [
+        c for c in router.gateway.commands() if c.run_id.startswith("t_")
+    ]
+
+    refused = await router.http.post(url, data={**form, "step": "nope"}, headers=acme)
+    assert refused.status_code == 422 and "nope" in html.unescape(refused.text)
+
+    executed = await router.http.post(url, data={**form, "execute": "true"}, headers=acme)
+    assert executed.status_code == 200, executed.text
+    test_id = re.search(r'data-testid="step-test-id">(t_[0-9a-f]+)<', executed.text).group(1)
+    done = executed.text
+    if "C-1" not in done:  # the result was not in yet: the fragment polls the test
+        assert "every 1s" in executed.text
+        poll = f"{url}/{test_id}?partial=1"
+
+        async def result_in() -> str | None:
+            answer = await router.http.get(poll, headers=acme)
+            return answer.text if "step-test-result" in answer.text else None
+
+        done = await wait_for(result_in, timeout=30, message="the gateway's result on the test")
+    assert "succeeded" in done and "C-1" in done and "every 1s" not in done
+    assert [c.input["Name"] for c in router.gateway.commands() if c.run_id.startswith("t_")] == [
+        "Ada Lovelace"
+    ]
+
+    no_csrf = await router.http.post(url, data={"step": "contact"}, headers=acme)
+    assert no_csrf.status_code == 403
+    globex = await sign_in(router, GLOBEX_TOKEN)
+    globex_csrf = csrf_of((await router.http.get("/console/zaps", headers=globex)).text)
+    other = await router.http.post(url, data={"csrf": globex_csrf, "step": "contact"}, headers=globex)
+    assert other.status_code == 404
+    assert (await router.http.get(f"{url}/{test_id}", headers=globex)).status_code == 404

@@ -1,6 +1,6 @@
 """Console routes: sign-in, runs (list, search, live rows, one run, replay, bulk replay), zaps
 (list, on/off, versions, diff, edit as a draft or live with the API's validation errors, the
-draft's diff, publish, discard), catalog, connections and
+draft's diff, publish, discard, test a step), catalog, connections and
 dead letters. Every page is scoped to the signed-in tenant exactly as the API is: the same services
 are called with the session's tenant, so another tenant's run or zap is a 404 here too."""
 
@@ -33,6 +33,7 @@ from zap_router.domain.run_tree import step_tree
 from zap_router.domain.zaps import ZapSpec
 from zap_router.engine.drafts import DraftNotFound
 from zap_router.engine.runner import CancelRefused, ReplayRefused, RunNotFound
+from zap_router.engine.step_test import StepTestNotFound, StepTestRefused
 from zap_router.engine.zaps import ZapConflict, ZapInvalid, ZapNotFound
 from zap_router.entrypoints.console.dead_letters import DeadLetters
 from zap_router.entrypoints.console.jobs import Jobs
@@ -422,6 +423,7 @@ async def _zap_page(request: Request, session: Session, svc: Services, zap_id: s
     except DraftNotFound:
         draft, draft_spec = None, None
     source = _spec_text(draft_spec) if draft_spec else (_spec_text(current["spec"]) if current else "")
+    shown_spec = draft_spec or (current["spec"] if current else {})
     ctx = {
         "zap": zap,
         "versions": versions,
@@ -431,6 +433,9 @@ async def _zap_page(request: Request, session: Session, svc: Services, zap_id: s
         "b": b,
         "draft": draft,
         "source": source,
+        "step_ids": [
+            s["id"] for s in shown_spec.get("steps") or [] if isinstance(s, dict) and s.get("action")
+        ],
     }
     status_code = extra.pop("status_code", 200)
     ctx.update(extra)
@@ -517,6 +522,56 @@ async def draft_publish(request: Request, zap_id: str, session: Action, svc: Svc
 async def draft_discard(zap_id: str, session: Action, svc: Svc) -> Response:
     await _saved(zap_id, svc.drafts.discard(session.tenant, zap_id))
     return RedirectResponse(f"/console/zaps/{zap_id}?saved=discarded", status_code=303)
+
+
+# ------------------------------------------------------------------------------------ test a step
+@router.post("/zaps/{zap_id}/test-step")
+async def step_test(request: Request, zap_id: str, session: Action, svc: Svc) -> Response:
+    """Test this step: the API's own use case (``StepTests.run``) with the session's tenant. The
+    answer comes back at once (``wait_s=0``); an executed test's result is polled by the fragment."""
+    form = await request.form()
+    step = str(form.get("step", "")).strip()[:500]
+    event_id = str(form.get("event_id", "")).strip()[:200] or None
+    source = form.get("source")
+    source = source if source in ("draft", "published") else None
+    test: dict[str, Any] | None = None
+    refused = ""
+    if not step:
+        refused = "choose a step to test"
+    else:
+        try:
+            test = await svc.step_tests.run(
+                session.tenant,
+                zap_id,
+                step=step,
+                source=source,
+                event_id=event_id,
+                execute=form.get("execute") == "true",
+                wait_s=0,
+            )
+        except ZapNotFound:
+            raise HTTPException(404, f"zap not found: {zap_id}") from None
+        except StepTestRefused as exc:
+            refused = str(exc)
+    fragment = bool(request.headers.get("hx-request"))
+    name = "_step_test.html" if fragment else "step_test.html"
+    status_code = 422 if refused and not fragment else 200  # htmx swaps only 2xx answers
+    return page(
+        request, name, session, status_code=status_code, zap_id=zap_id, test=test, refused=refused, step=step
+    )
+
+
+@router.get("/zaps/{zap_id}/test-step/{test_id}")
+async def step_test_page(
+    request: Request, zap_id: str, test_id: str, session: Sess, svc: Svc, partial: bool = False
+) -> Response:
+    """An executed test as it stands (the fragment polls this until the gateway's result is in)."""
+    try:
+        test = await svc.step_tests.get(session.tenant, zap_id, test_id)
+    except StepTestNotFound:
+        return page(request, "not_found.html", session, status_code=404, what=f"step test {test_id}")
+    name = "_step_test.html" if partial else "step_test.html"
+    return page(request, name, session, zap_id=zap_id, test=test, refused="", step=test["step"])
 
 
 # ------------------------------------------------------------------------------------ catalog
