@@ -109,16 +109,8 @@ def serve_xero_sandbox(argv: list[str]) -> None:
 
 
 # -- measurements ---------------------------------------------------------------------------------------
-def pct(values: list[float], p: int) -> float:
-    if not values:
-        return math.nan
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
 def spread(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99), "n": len(values)}
+    return cost.spread(values, (50, 95, 99))
 
 
 def infra_pids(*addresses: str) -> dict[str, int]:

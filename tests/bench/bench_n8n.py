@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import statistics
 import subprocess
 import sys
 import time
@@ -29,21 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import n8n_side
+from cost import spread as percentiles
 
 HERE = Path(__file__).resolve()
 RAISED = {"per_minute": 100_000, "per_day": 10_000_000, "concurrent": 20, "app_per_minute": 10_000_000}
 
 
-def pct(values: list[float], p: int) -> float:
-    if not values:
-        return math.nan
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
 def spread(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99), "n": len(values)}
+    return percentiles(values, (50, 95, 99))
 
 
 def spawn_sandbox(port: int) -> subprocess.Popen[bytes]:

@@ -49,8 +49,9 @@ def pct(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p99": pct(values, 99), "n": len(values)}
+def spread(values: list[float], percentiles: tuple[int, ...] = (50, 99)) -> dict[str, float]:
+    """The chosen percentiles and the count (the one definition every bench script uses)."""
+    return {**{f"p{p}": pct(values, p) for p in percentiles}, "n": len(values)}
 
 
 def store_commands(metrics_text: str) -> dict[str, float]:
