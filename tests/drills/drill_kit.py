@@ -299,6 +299,7 @@ class Drill:
         while True:
             res = await self.http.get(f"{sb}/api.xro/2.0/Invoices", params={"page": page}, headers=headers)
             if res.status_code == 429:
+                # waiting as the sandbox's 429 tells us is the client behaviour, not synchronisation
                 await asyncio.sleep(float(res.headers.get("Retry-After", "1")) / float(CLOCK_SPEED))
                 continue
             res.raise_for_status()

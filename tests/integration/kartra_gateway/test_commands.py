@@ -271,7 +271,7 @@ async def test_sixty_commands_per_second_draw_no_429(stack: Stack, producer: Any
     loop = asyncio.get_running_loop()
     start = loop.time()
     for i, cmd in enumerate(cmds):  # 60 per second, paced by the clock (the pace is the behaviour)
-        await asyncio.sleep(max(0.0, start + i / 60 - loop.time()))
+        await asyncio.sleep(max(0.0, start + i / 60 - loop.time()))  # the send pace under test
         await _send(stack, producer, cmd)
     for cmd in cmds:
         assert (await _result(stack, cmd.command_id))["status"] == "succeeded"

@@ -480,7 +480,7 @@ async def _api(sandbox: Sandbox, request: Request) -> Response:
     # back would be: the client times out, Xero has long finished.
     hold = getattr(request.state, "hold_answer_s", 0.0)
     if hold:
-        await asyncio.sleep(hold)
+        await asyncio.sleep(hold)  # a slow Xero answer is the fault being simulated
     return response
 
 
@@ -518,7 +518,7 @@ async def _api_inner(sandbox: Sandbox, request: Request, org: Org, body: bytes) 
             request.state.hold_answer_s = delay
         else:
             if delay:
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay)  # the injected latency fault itself
             if "status" in fault or not delay:
                 _count_fault(sandbox, "timeout" if delay else "status")
                 return PlainTextResponse("Service Unavailable", status_code=int(fault.get("status", 503)))
